@@ -1,0 +1,59 @@
+"""Start the run's Ray actors: one thin remote shell around each engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ray
+
+from actors.oracle import Oracle
+from actors.reference import ReferenceScorer
+from actors.rollout import RolloutEngine
+from core.config import RunConfig
+from learner.engine import PolicyLearner
+
+ACTOR_START_TIMEOUT_S = 600
+
+
+@dataclass
+class Actors:
+    rollout: ray.actor.ActorHandle
+    reference: ray.actor.ActorHandle
+    initial: ray.actor.ActorHandle  # scores KL to the initial policy; the reference itself when it never moves
+    oracle: ray.actor.ActorHandle
+    learner: ray.actor.ActorHandle
+
+    def named(self) -> dict[str, ray.actor.ActorHandle]:
+        unique = {"rollout": self.rollout, "reference": self.reference, "oracle": self.oracle, "learner": self.learner}
+        if self.initial is not self.reference:
+            unique["initial"] = self.initial
+        return unique
+
+
+def start_actors(cfg: RunConfig, model_path: str) -> Actors:
+    """Create every actor, then wait until all have loaded their models (or fail naming the one that did not)."""
+    # num_cpus=0: the phases of a step run one after another, so the actors share the machine's cores.
+    remote = lambda cls: ray.remote(num_cpus=0)(cls)  # noqa: E731
+    samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
+    max_model_len = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens
+    reference = remote(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size)
+    actors = Actors(
+        rollout=remote(RolloutEngine).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed),
+        reference=reference,
+        initial=reference if cfg.train.reference_refresh == "never"
+        else remote(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size),
+        oracle=remote(Oracle).remote(cfg.reward),
+        learner=remote(PolicyLearner).remote(model_path, cfg.learner, cfg.algorithm, samples_per_step,
+                                             cfg.train.seed),
+    )
+    for name, handle in actors.named().items():
+        try:
+            ray.get(handle.peak_memory_mb.remote(), timeout=ACTOR_START_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError as err:
+            raise TimeoutError(f"the {name} actor did not start within {ACTOR_START_TIMEOUT_S} s") from err
+    return actors
+
+
+def peak_memory(actors: Actors) -> dict[str, float]:
+    return {name: round(ray.get(h.peak_memory_mb.remote()), 1) for name, h in actors.named().items()}
+

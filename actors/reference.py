@@ -1,0 +1,38 @@
+"""The reference scorer: log-probs of sampled responses under a frozen (or refreshed) policy copy."""
+
+from __future__ import annotations
+
+import torch
+
+from core.memory import ReportsMemory
+from core.records import Sample
+from learner.batch import collate, unpad_response
+from learner.logprobs import token_logprobs
+from learner.weights import deserialize_state_dict
+
+
+class ReferenceScorer(ReportsMemory):
+    def __init__(self, model_path: str, micro_batch_size: int):
+        from transformers import AutoModelForCausalLM
+
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
+        self.pad_token_id = self.model.config.pad_token_id or 0
+        self.micro_batch_size = micro_batch_size
+        self.version = 0
+
+    @torch.no_grad()
+    def score(self, samples: list[Sample]) -> list[list[float]]:
+        rows: list[list[float]] = []
+        for start in range(0, len(samples), self.micro_batch_size):
+            batch = collate(samples[start : start + self.micro_batch_size], self.pad_token_id)
+            rows += unpad_response(token_logprobs(self.model, batch), batch)
+        return rows
+
+    def load_weights(self, data: bytes, version: int) -> None:
+        """Refresh the reference from the learner's exported weights (the same bytes generators get)."""
+        state_dict = deserialize_state_dict(data)
+        missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
+        tied = self.model.config.tie_word_embeddings
+        if unexpected or [m for m in missing if not (tied and m == "lm_head.weight")]:
+            raise RuntimeError(f"reference refresh: weights do not fit the model (missing {missing}, unexpected {unexpected})")
+        self.version = version

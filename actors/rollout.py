@@ -1,0 +1,74 @@
+"""The rollout generator: a vLLM engine that samples responses and takes new weights in place."""
+
+from __future__ import annotations
+
+import os
+
+from core.config import RolloutConfig
+from core.memory import ReportsMemory
+from core.records import Prompt, Sample
+
+
+class RolloutEngine(ReportsMemory):
+    def __init__(self, model_path: str, cfg: RolloutConfig, dtype: str, max_model_len: int, seed: int):
+        # The CPU build reads its KV-cache size from the environment of the process that starts it.
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.kv_cache_gib))
+        from vllm import LLM
+
+        self.cfg = cfg
+        self.policy_version = 0
+        self.llm = LLM(
+            model=model_path,
+            dtype=dtype,
+            seed=seed,
+            enforce_eager=cfg.enforce_eager,
+            gpu_memory_utilization=cfg.gpu_memory_utilization,
+            max_model_len=max_model_len,
+            worker_extension_cls="actors.vllm_weight_sync.BytesWeightLoader",
+        )
+
+    def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
+                 split: str = "train") -> list[Sample]:
+        """n samples per prompt, with the sampled tokens' log-probs under the generating policy."""
+        from vllm import SamplingParams
+
+        params = SamplingParams(n=n, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                                max_tokens=self.cfg.max_new_tokens, logprobs=0, seed=seed)
+        outputs = self.llm.generate([{"prompt_token_ids": p.token_ids} for p in prompts], params, use_tqdm=False)
+        samples = []
+        for prompt, output in zip(prompts, outputs):
+            for j, completion in enumerate(output.outputs):
+                token_ids = list(completion.token_ids)
+                samples.append(Sample(
+                    sample_id=f"{split}-i{iteration}-s{step}-{prompt.prompt_id}-n{j}",
+                    prompt_id=prompt.prompt_id,
+                    prompt_text=prompt.text,
+                    prompt_token_ids=list(prompt.token_ids),
+                    response_token_ids=token_ids,
+                    response_text=completion.text,
+                    behaviour_logprobs=[lp[t].logprob for lp, t in zip(completion.logprobs, token_ids)],
+                    finish_reason=completion.finish_reason or "length",
+                    policy_version=self.policy_version,
+                    iteration=iteration,
+                    step=step,
+                ))
+        return samples
+
+    def load_weights(self, data: bytes, version: int) -> None:
+        self.llm.collective_rpc("load_weights_from_bytes", args=(data,))
+        self.llm.reset_prefix_cache()  # cached KV blocks were computed by the old weights
+        self.policy_version = version
+
+    def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
+        """The engine's log-probs of each sample's response tokens (to check a weight push)."""
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=1, prompt_logprobs=0)
+        requests = [{"prompt_token_ids": s.prompt_token_ids + s.response_token_ids} for s in samples]
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        rows = []
+        for sample, output in zip(samples, outputs):
+            start = len(sample.prompt_token_ids)
+            tokens = sample.prompt_token_ids + sample.response_token_ids
+            rows.append([output.prompt_logprobs[t][tokens[t]].logprob for t in range(start, len(tokens))])
+        return rows

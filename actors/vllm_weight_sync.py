@@ -1,0 +1,27 @@
+"""A vLLM worker extension that loads weights sent as safetensors bytes.
+
+Names avoid vLLM's own worker methods (update_weights, start_weight_update, finish_weight_update).
+The model runner's reload_weights repacks weights the way the CPU backend needs; the model's own
+load_weights after start-up does not (ENVIRONMENT.md).
+"""
+
+from __future__ import annotations
+
+
+class BytesWeightLoader:
+    def load_weights_from_bytes(self, data: bytes) -> int:
+        import torch
+
+        from learner.weights import deserialize_state_dict
+
+        state_dict = deserialize_state_dict(data)
+        self.model_runner.reload_weights(weights_iterator=iter(state_dict.items()))
+        model = self.model_runner.get_model()
+        if getattr(model.config, "tie_word_embeddings", False) and hasattr(model, "lm_head"):
+            # vLLM 0.32's layer-wise reload skips a tied lm_head ("ParallelLMHead: Failed to load
+            # weights"), so its CPU kernel keeps a packed copy of the old embedding: repack it.
+            with torch.no_grad():
+                if model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr():
+                    model.lm_head.weight.copy_(model.model.embed_tokens.weight)
+            model.lm_head.quant_method.process_weights_after_loading(model.lm_head)
+        return len(state_dict)

@@ -1,0 +1,187 @@
+"""Typed run configuration: YAML presets and dotted overrides, validated into dataclasses.
+
+The dataclass defaults ARE the embedded default run (`python launch.py` with no arguments);
+`configs/default.yaml` spells the same values out for users to copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config problem a user can fix; the message names the key and the file."""
+
+
+@dataclass
+class TinyModelConfig:
+    """A small Llama-style model and tokenizer built locally (no downloads)."""
+
+    vocab_size: int = 320
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 2  # head_dim = hidden_size / num_heads; vLLM's CPU attention needs 64 or more
+    intermediate_size: int = 256
+    max_positions: int = 256
+    seed: int = 0
+    cache_dir: str = "~/.cache/una_align/tiny_models"
+
+
+@dataclass
+class ModelConfig:
+    path: str = ""  # a local Hugging Face model folder; empty builds the tiny model below
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+
+@dataclass
+class DataConfig:
+    source: str = "toy"  # "toy" (made by the toy task) or a .jsonl/.parquet file or a saved `datasets` folder
+    prompt_field: str = "prompt"  # plain text, or a list of chat messages rendered with the chat template
+    train_split: str = "train"  # for a saved DatasetDict folder
+    eval_split: str = ""  # held-out split name (a DatasetDict split, or a second file); empty: eval_fraction
+    eval_fraction: float = 0.1
+    max_prompt_tokens: int = 64
+    toy_train_prompts: int = 512
+    toy_eval_prompts: int = 32
+
+
+@dataclass
+class RolloutConfig:
+    samples_per_prompt: int = 4
+    max_new_tokens: int = 32
+    temperature: float = 1.0
+    top_p: float = 1.0
+    gpu_memory_utilization: float = 0.2  # on the CPU build: the share of the NUMA node's memory
+    kv_cache_gib: int = 1  # VLLM_CPU_KVCACHE_SPACE for the CPU build
+    enforce_eager: bool = True
+
+
+@dataclass
+class RewardConfig:
+    kind: Literal["letter_share"] = "letter_share"
+    target_letter: str = "o"
+    # How raw rewards become UNA score targets in [0, 1] (ALGORITHMS.md: per-prompt min-max learned fastest).
+    normalization: Literal["raw", "batch_sigmoid", "prompt_minmax"] = "prompt_minmax"
+
+
+@dataclass
+class AlgorithmConfig:
+    name: Literal["una"] = "una"
+    feedback: Literal["score"] = "score"
+    beta: float = 0.1
+
+
+@dataclass
+class LearnerConfig:
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    micro_batch_size: int = 16
+    zero_stage: int = 2
+    grad_clip: float = 1.0
+    max_nonfinite_updates: int = 3  # stop the run when this many updates in a row have a non-finite loss
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 4
+    steps_per_iteration: int = 50
+    prompts_per_step: int = 16
+    seed: int = 0
+    reference_refresh: Literal["never", "every_iteration"] = "never"
+    verify_sync: bool = False  # after each weight push, check the engine's log-probs match the learner's
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | None = None, overrides: list[str] = ()) -> RunConfig:
+    """Read a YAML preset (or the embedded default), apply `a.b=value` overrides, validate."""
+    data: dict[str, Any] = {}
+    source = "the embedded default"
+    if path:
+        source = str(path)
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file {path} does not exist; pass --config with a YAML file, e.g. configs/default.yaml")
+        try:
+            data = yaml.safe_load(file.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from err
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections (model:, train:, ...)")
+    for item in overrides:
+        _apply_override(data, item)
+    return _build(RunConfig, data, "", source)
+
+
+def _apply_override(data: dict[str, Any], item: str) -> None:
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override '{item}' must look like section.key=value, e.g. train.iterations=2")
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override '{item}': '{part}' is a value, not a section")
+    node[leaf] = yaml.safe_load(raw) if raw != "" else ""
+
+
+def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
+    where = prefix.rstrip(".") or "the top level"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: '{where}' must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key '{prefix}{unknown[0]}'; known keys here: {', '.join(sorted(known))}"
+        )
+    values = {name: _convert(hints[name], value, f"{prefix}{name}", source) for name, value in data.items()}
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str, source: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".", source)
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{source}: '{key}' is {value!r}; choose one of {', '.join(map(repr, allowed))}")
+        return value
+    if origin is list:
+        (item_type,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: '{key}' must be a list, got {value!r}")
+        return [_convert(item_type, v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # YAML reads 1e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{source}: '{key}' must be {hint.__name__}, got {value!r} ({type(value).__name__})")
+    return value

@@ -1,0 +1,135 @@
+"""Prompt data sets: the toy task's, or a user's local JSON-lines, Parquet or saved `datasets` folder."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.config import DataConfig
+from core.records import Prompt
+
+log = logging.getLogger(__name__)
+
+TOY_TOPICS = (
+    "cats dogs birds fish trees rivers the moon the sun stars clouds rain snow wind stones roads doors "
+    "books songs light night food water fire houses gardens cities oceans forests mountains apples bread"
+).split(" ")
+
+
+class DataError(ValueError):
+    """A problem with the user's prompt data; the message names the file and the field."""
+
+
+@dataclass
+class PromptSets:
+    train: list[Prompt]
+    eval: list[Prompt]
+    skipped: Counter = field(default_factory=Counter)  # reason -> count, over both splits
+
+
+def load_prompts(cfg: DataConfig, tokenizer, seed: int) -> PromptSets:
+    if cfg.source == "toy":
+        train_rows, eval_rows = _toy_rows(cfg, seed)
+    else:
+        train_rows, eval_rows = _user_rows(cfg, seed)
+    skipped: Counter = Counter()
+    sets = PromptSets(
+        train=_to_prompts(train_rows, cfg, tokenizer, "train", skipped),
+        eval=_to_prompts(eval_rows, cfg, tokenizer, "eval", skipped),
+        skipped=skipped,
+    )
+    for reason, count in skipped.items():
+        log.warning("skipped %d prompt rows: %s", count, reason)
+    if not sets.train or not sets.eval:
+        empty = "training" if not sets.train else "held-out"
+        raise DataError(f"data.source {cfg.source}: no usable {empty} prompts left (skipped: {dict(skipped)})")
+    return sets
+
+
+def _toy_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
+    """Prompts like 'Write about cats and rain.'; the eval set uses topic pairs training never sees."""
+    pairs = [(a, b) for a in TOY_TOPICS for b in TOY_TOPICS if a != b]
+    random.Random(seed).shuffle(pairs)
+    eval_pairs = pairs[: cfg.toy_eval_prompts]
+    train_pairs = pairs[cfg.toy_eval_prompts : cfg.toy_eval_prompts + cfg.toy_train_prompts]
+    as_rows = lambda ps: [{"prompt": f"Write about {a} and {b}.".lower()} for a, b in ps]  # noqa: E731
+    return as_rows(train_pairs), as_rows(eval_pairs)
+
+
+def _user_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
+    train = _read_rows(cfg.source, cfg.train_split)
+    if cfg.eval_split:
+        is_file = Path(cfg.eval_split).suffix in (".jsonl", ".json", ".parquet")
+        held_out = _read_rows(cfg.eval_split if is_file else cfg.source, "train" if is_file else cfg.eval_split)
+    else:
+        if not 0 < cfg.eval_fraction < 1:
+            raise DataError(f"data.eval_fraction must be between 0 and 1 (got {cfg.eval_fraction}), or set data.eval_split")
+        rows = list(train)
+        random.Random(seed).shuffle(rows)
+        cut = max(1, round(len(rows) * cfg.eval_fraction))
+        held_out, train = rows[:cut], rows[cut:]
+    for name, rows in (("training", train), ("held-out", held_out)):
+        if rows and cfg.prompt_field not in rows[0]:
+            raise DataError(
+                f"{cfg.source}: the {name} rows have no field '{cfg.prompt_field}' (data.prompt_field); "
+                f"fields present: {', '.join(sorted(rows[0]))}"
+            )
+    return train, held_out
+
+
+def _read_rows(source: str, split: str) -> list[dict]:
+    import datasets
+
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"data.source {source} does not exist; give a .jsonl or .parquet file, a saved datasets folder, or 'toy'")
+    if path.is_dir():
+        loaded = datasets.load_from_disk(str(path))
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise DataError(f"{source} has no split '{split}'; its splits: {', '.join(loaded)}")
+            loaded = loaded[split]
+        return loaded.to_list()
+    kind = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix)
+    if kind is None:
+        raise DataError(f"data.source {source}: unsupported file type '{path.suffix}' (use .jsonl, .parquet or a datasets folder)")
+    return datasets.load_dataset(kind, data_files=str(path), split="train").to_list()
+
+
+def _to_prompts(rows: list[dict], cfg: DataConfig, tokenizer, split: str, skipped: Counter) -> list[Prompt]:
+    prompts = []
+    for index, row in enumerate(rows):
+        text = _render(row.get(cfg.prompt_field), tokenizer)
+        if text is None:
+            skipped["not text nor a list of {role, content} messages"] += 1
+            continue
+        if not text:
+            skipped["empty prompt"] += 1
+            continue
+        token_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(token_ids) > cfg.max_prompt_tokens:
+            skipped[f"longer than data.max_prompt_tokens={cfg.max_prompt_tokens}"] += 1
+            continue
+        source_text = row[cfg.prompt_field] if isinstance(row[cfg.prompt_field], str) else ""
+        prompts.append(Prompt(f"{split}-{index}", text, token_ids, source_text))
+    return prompts
+
+
+def _render(value: Any, tokenizer) -> str | None:
+    """Plain text becomes one user turn; a list of {role, content} messages is used as it is.
+
+    Returns "" for an empty prompt and None for a value that is neither."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    messages = [{"role": "user", "content": value}] if isinstance(value, str) else value
+    if not isinstance(messages, list) or not all(isinstance(m, dict) and "content" in m for m in messages):
+        return None
+    if not any(str(m["content"]).strip() for m in messages):
+        return ""
+    if tokenizer.chat_template:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "\n".join(m["content"] for m in messages)

@@ -1,0 +1,42 @@
+"""Typed records shared by every part: prompts, samples, feedback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class Prompt:
+    prompt_id: str
+    text: str  # what the policy sees, chat template already applied
+    token_ids: list[int]
+    source_text: str = ""  # the user's text before templating (what a rule-based reward may look at)
+
+
+@dataclass
+class Sample:
+    """One generated response and where it came from."""
+
+    sample_id: str
+    prompt_id: str
+    prompt_text: str
+    prompt_token_ids: list[int]
+    response_token_ids: list[int]
+    response_text: str
+    behaviour_logprobs: list[float]  # log-probs of the sampled tokens under the generating policy
+    finish_reason: str  # "stop" (end of sequence) or "length"
+    policy_version: int  # number of weight pushes the generator had received
+    iteration: int
+    step: int
+
+
+@dataclass
+class Feedback:
+    """A feedback source's answer for one sample. value None means it abstained (never a silent zero)."""
+
+    sample_id: str
+    kind: Literal["score", "binary", "pair"]
+    value: float | None
+    source: str
+    raw: str = ""  # the judge's raw reply, or a note on why it abstained

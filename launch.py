@@ -1,0 +1,92 @@
+"""Run an alignment job: `python launch.py [--config configs/X.yaml] [--output-dir DIR] [section.key=value ...]`.
+
+Joins the Ray cluster it runs in (ray job submit, RAY_ADDRESS, or a local `ray start`) and starts
+a local Ray instance only when there is none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from core.config import ConfigError, RunConfig, load_config
+from core.data import DataError
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("launch")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config, args.overrides)
+        model_path = _model_path(cfg)
+        prompts = _load_prompts(cfg, model_path)
+    except (ConfigError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.output_dir or PROJECT_ROOT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log.info("run folder: %s", out_dir)
+    return _run(cfg, model_path, prompts, out_dir.resolve())
+
+
+def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
+    import ray
+
+    from actors.group import peak_memory, start_actors
+    from loop.online import OnlineLoop
+    from loop.summary import format_table, write_summary
+
+    # Workers of a Ray instance started here inherit this environment and so find the project's packages.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ray.init()  # RAY_ADDRESS or the latest local cluster if there is one, else a new local instance
+    log.info("prompts: %d training, %d held-out, skipped %s", len(prompts.train), len(prompts.eval),
+             dict(prompts.skipped) or "none")
+    actors = start_actors(cfg, model_path)
+    result = OnlineLoop(cfg, actors, prompts, out_dir).run()
+    summary = write_summary(out_dir, cfg, result, peak_memory(actors), dict(prompts.skipped), model_path)
+    print(format_table(result))
+    print(f"results: {out_dir}  (summary: {summary.name}, records/, checkpoints/, metrics.jsonl, tensorboard/)")
+    return 0 if result.stop_reason != "non_finite_loss" else 1
+
+
+def _model_path(cfg: RunConfig) -> str:
+    if cfg.model.path:
+        if not (Path(cfg.model.path) / "config.json").is_file():
+            raise ConfigError(f"model.path {cfg.model.path} is not a Hugging Face model folder (no config.json)")
+        return cfg.model.path
+    from models.tiny import build_tiny_model
+
+    try:
+        return str(build_tiny_model(cfg.model.tiny))
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+
+
+def _load_prompts(cfg: RunConfig, model_path: str):
+    from transformers import AutoTokenizer
+
+    from core.data import load_prompts
+
+    return load_prompts(cfg.data, AutoTokenizer.from_pretrained(model_path), cfg.train.seed)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="a YAML preset (default: the embedded default run)")
+    parser.add_argument("--output-dir", help="where the run writes (default: a fresh folder under runs/)")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.iterations=2 learner.lr=5e-4")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Samples to padded token tensors (right padding), with the response positions marked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from core.records import Sample
+
+
+@dataclass
+class TokenBatch:
+    input_ids: torch.Tensor  # (B, T) prompt + response, right-padded
+    attention_mask: torch.Tensor  # (B, T)
+    response_mask: torch.Tensor  # (B, T-1): 1 where target token input_ids[:, t+1] is a response token
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+
+def collate(samples: list[Sample], pad_token_id: int) -> TokenBatch:
+    lengths = [len(s.prompt_token_ids) + len(s.response_token_ids) for s in samples]
+    width = max(lengths)
+    input_ids = torch.full((len(samples), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(samples), width), dtype=torch.long)
+    response_mask = torch.zeros((len(samples), width - 1), dtype=torch.float32)
+    for row, sample in enumerate(samples):
+        tokens = sample.prompt_token_ids + sample.response_token_ids
+        input_ids[row, : len(tokens)] = torch.tensor(tokens)
+        attention_mask[row, : len(tokens)] = 1
+        start = len(sample.prompt_token_ids) - 1  # target index of the first response token
+        response_mask[row, start : start + len(sample.response_token_ids)] = 1.0
+    return TokenBatch(input_ids, attention_mask, response_mask)
+
+
+def unpad_response(values: torch.Tensor, batch: TokenBatch) -> list[list[float]]:
+    """Per-sample lists of the values at response positions (e.g. token log-probs)."""
+    return [row[mask.bool()].tolist() for row, mask in zip(values, batch.response_mask)]

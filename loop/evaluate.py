@@ -1,0 +1,37 @@
+"""Held-out evaluation: mean reward of fresh samples and their KL to the initial policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ray
+
+from actors.group import Actors
+from core.records import Feedback, Prompt, Sample
+
+
+@dataclass
+class Evaluation:
+    iteration: int
+    mean_reward: float
+    kl_to_initial: float  # mean over samples of sum_t (log pi - log pi_init): the k1 estimate of KL(pi || pi_init)
+    abstained: int
+    samples: list[Sample]
+    feedback: list[Feedback]
+
+
+def evaluate(actors: Actors, prompts: list[Prompt], samples_per_prompt: int, seed: int, iteration: int) -> Evaluation:
+    """Same seed every time, so differences between iterations come from the policy, not the sampling."""
+    samples = ray.get(actors.rollout.generate.remote(prompts, samples_per_prompt, seed, iteration, 0, "eval"))
+    feedback = ray.get(actors.oracle.score.remote(samples))
+    initial = ray.get(actors.initial.score.remote(samples))
+    scored = [fb.value for fb in feedback if fb.value is not None]
+    kl = [sum(s.behaviour_logprobs) - sum(ref) for s, ref in zip(samples, initial)]
+    return Evaluation(
+        iteration=iteration,
+        mean_reward=sum(scored) / len(scored) if scored else float("nan"),
+        kl_to_initial=sum(kl) / len(kl),
+        abstained=len(feedback) - len(scored),
+        samples=samples,
+        feedback=feedback,
+    )

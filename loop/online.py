@@ -1,0 +1,191 @@
+"""The online UNA loop: generate, score, reference log-probs, learn, push weights; evaluate per iteration.
+
+One step, top to bottom (every call below is a typed method on a Ray actor):
+  samples   = rollout.generate(prompts)              vLLM, with behaviour log-probs
+  feedback  = oracle.score(samples)                  one score per sample, or an abstention
+  ref       = reference.score(samples)               log-probs under the reference policy
+  stats     = learner.train_step(samples, ref, targets)   DeepSpeed, UNA score loss
+  rollout.load_weights(learner.export_weights())     the generator now samples from the new policy
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ray
+from tqdm import tqdm
+
+from actors.group import Actors
+from core.config import RunConfig
+from core.data import PromptSets
+from core.records import Prompt
+from loop.evaluate import Evaluation, evaluate
+from loop.metrics import MetricsLog
+from loop.records import RecordWriter
+from loop.timing import PhaseTimer
+from rewards.normalize import score_targets
+
+log = logging.getLogger(__name__)
+SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
+
+
+@dataclass
+class IterationRow:
+    iteration: int
+    eval_reward: float
+    kl_to_initial: float
+    train_samples: int
+    seconds: float
+
+
+@dataclass
+class LoopResult:
+    iterations: list[IterationRow]
+    stop_reason: str
+    stop_detail: str
+    checkpoints: list[str]
+    abstentions: int
+    nonfinite_updates: int
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class OnlineLoop:
+    def __init__(self, cfg: RunConfig, actors: Actors, prompts: PromptSets, out_dir: Path):
+        self.cfg, self.actors, self.prompts, self.out_dir = cfg, actors, prompts, out_dir
+        self.timer = PhaseTimer()
+        self.metrics = MetricsLog(out_dir)
+        self.records = RecordWriter(out_dir / "records")
+        self.policy_version = 0
+        self.abstentions = 0
+        self.nonfinite_updates = 0
+
+    def run(self) -> LoopResult:
+        train = self.cfg.train
+        batches = _prompt_batches(self.prompts.train, train.prompts_per_step, train.seed)
+        rows = [self._evaluate(0, seconds=0.0, train_samples=0)]
+        checkpoints, stop = [], ("iteration_limit", f"ran all {train.iterations} iterations")
+        for iteration in range(1, train.iterations + 1):
+            started = self.timer.totals()["total"]
+            samples_seen = 0
+            bar = tqdm(range(1, train.steps_per_iteration + 1), desc=f"iteration {iteration}", unit="step")
+            for step in bar:
+                stats = self._step(next(batches), iteration, step)
+                samples_seen += int(stats["samples"])
+                bar.set_postfix(reward=f"{stats['reward_mean']:.3f}", loss=f"{stats['loss']:.4f}")
+                if stats["nonfinite_microbatches"]:
+                    self.nonfinite_updates += 1
+                    if self.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates:
+                        stop = ("non_finite_loss", f"{self.nonfinite_updates} updates had a non-finite loss "
+                                f"(learner.max_nonfinite_updates={self.cfg.learner.max_nonfinite_updates})")
+                        break
+                else:
+                    self.nonfinite_updates = 0
+            bar.close()
+            checkpoints.append(self._checkpoint(iteration))
+            self._refresh_reference()
+            seconds = self.timer.totals()["total"] - started
+            rows.append(self._evaluate(iteration, seconds, samples_seen))
+            if stop[0] != "iteration_limit":
+                break
+        self.metrics.close()
+        return LoopResult(rows, stop[0], stop[1], checkpoints, self.abstentions, self.nonfinite_updates,
+                          self.timer.totals())
+
+    def _step(self, prompts: list[Prompt], iteration: int, step: int) -> dict[str, float]:
+        cfg, actors = self.cfg, self.actors
+        global_step = (iteration - 1) * cfg.train.steps_per_iteration + step
+        with self.timer.phase("generate"):
+            samples = ray.get(actors.rollout.generate.remote(
+                prompts, cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, global_step), iteration, step))
+        with self.timer.phase("score"):
+            feedback = ray.get(actors.oracle.score.remote(samples))
+        kept = [(s, fb) for s, fb in zip(samples, feedback) if fb.value is not None]
+        self.abstentions += len(samples) - len(kept)
+        if not kept:
+            log.warning("step %d: the oracle abstained on every sample; no update", global_step)
+            return {"samples": 0, "reward_mean": math.nan, "loss": math.nan, "nonfinite_microbatches": 0}
+        kept_samples = [s for s, _ in kept]
+        raw = [fb.value for _, fb in kept]
+        targets = score_targets(raw, [s.prompt_id for s in kept_samples], cfg.reward.normalization)
+        with self.timer.phase("reference"):
+            reference = ray.get(actors.reference.score.remote(kept_samples))
+        with self.timer.phase("learn"):
+            stats = ray.get(actors.learner.train_step.remote(kept_samples, reference, targets))
+        with self.timer.phase("sync"):
+            self._push_weights(actors.rollout)
+            if cfg.train.verify_sync:
+                stats["sync_max_logprob_diff"] = self._verify_sync(kept_samples[:4])
+        target_of = dict(zip((s.sample_id for s in kept_samples), targets))
+        reference_of = dict(zip((s.sample_id for s in kept_samples), reference))
+        self.records.write(f"train-i{iteration}-s{step}", samples, feedback,
+                           [target_of.get(s.sample_id) for s in samples],
+                           [reference_of.get(s.sample_id) for s in samples])
+        stats.update(samples=len(kept_samples), abstained=len(samples) - len(kept_samples),
+                     reward_mean=sum(raw) / len(raw), policy_version=self.policy_version,
+                     response_tokens_mean=sum(len(s.response_token_ids) for s in samples) / len(samples))
+        self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | {"iteration": iteration})
+        return stats
+
+    def _push_weights(self, *targets) -> None:
+        self.policy_version += 1
+        weights = self.actors.learner.export_weights.remote()  # one object, fetched by each target
+        ray.get([t.load_weights.remote(weights, self.policy_version) for t in targets])
+
+    def _verify_sync(self, samples) -> float:
+        engine = ray.get(self.actors.rollout.response_logprobs.remote(samples))
+        learner = ray.get(self.actors.learner.sequence_logprobs.remote(samples))
+        diff = max((abs(a - b) for ea, la in zip(engine, learner) for a, b in zip(ea, la)), default=0.0)
+        tolerance = SYNC_TOLERANCE[self.cfg.model.dtype]
+        if diff > tolerance:
+            raise RuntimeError(f"weight sync check failed: the rollout engine's log-probs differ from the learner's "
+                               f"by up to {diff:.2e} (tolerance {tolerance:.0e}) after pushing version {self.policy_version}")
+        return diff
+
+    def _refresh_reference(self) -> None:
+        if self.cfg.train.reference_refresh == "every_iteration":
+            with self.timer.phase("sync"):
+                weights = self.actors.learner.export_weights.remote()
+                ray.get(self.actors.reference.load_weights.remote(weights, self.policy_version))
+
+    def _checkpoint(self, iteration: int) -> str:
+        folder = self.out_dir / "checkpoints" / f"iteration-{iteration}"
+        with self.timer.phase("checkpoint"):
+            ray.get(self.actors.learner.save_pretrained.remote(str(folder)))
+        return str(folder)
+
+    def _evaluate(self, iteration: int, seconds: float, train_samples: int) -> IterationRow:
+        cfg = self.cfg
+        with self.timer.phase("evaluate"):
+            result: Evaluation = evaluate(self.actors, self.prompts.eval, cfg.rollout.samples_per_prompt,
+                                          _seed(cfg.train.seed, -1), iteration)
+        self.records.write(f"eval-i{iteration}", result.samples, result.feedback, [None] * len(result.samples))
+        self.abstentions += result.abstained
+        self.metrics.log(iteration * cfg.train.steps_per_iteration,
+                         {"eval/reward_mean": result.mean_reward, "eval/kl_to_initial": result.kl_to_initial,
+                          "eval/abstained": result.abstained, "iteration": iteration})
+        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f", iteration, result.mean_reward,
+                 result.kl_to_initial)
+        return IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4),
+                            train_samples, round(seconds, 1))
+
+
+def _prompt_batches(prompts: list[Prompt], size: int, seed: int) -> Iterator[list[Prompt]]:
+    """Endless batches: each pass over the prompts in a fresh seeded order."""
+    rng = random.Random(seed)
+    order: list[Prompt] = []
+    while True:
+        while len(order) < size:
+            epoch = list(prompts)
+            rng.shuffle(epoch)
+            order += epoch
+        batch, order = order[:size], order[size:]
+        yield batch
+
+
+def _seed(run_seed: int, step: int) -> int:
+    return (run_seed * 1_000_003 + step) % (2**31)

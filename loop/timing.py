@@ -1,0 +1,31 @@
+"""Seconds spent per phase of the loop (generate, score, reference, learn, sync, other)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+PHASES = ("generate", "score", "reference", "learn", "sync", "evaluate", "checkpoint")
+
+
+class PhaseTimer:
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.started = time.perf_counter()
+
+    @contextmanager
+    def phase(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def totals(self) -> dict[str, float]:
+        """Every phase, plus 'other' (all wall time outside the named phases) and 'total'."""
+        total = time.perf_counter() - self.started
+        out = {name: round(self.seconds.get(name, 0.0), 3) for name in PHASES}
+        out["other"] = round(total - sum(self.seconds.values()), 3)
+        out["total"] = round(total, 3)
+        return out

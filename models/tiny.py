@@ -1,0 +1,117 @@
+"""A tiny Llama-style causal LM with a locally trained tokenizer and a chat template.
+
+Nothing is downloaded: the tokenizer is trained in a second on a synthetic corpus, the weights are
+random (seeded). The result is a Hugging Face folder that transformers and vLLM both load, cached
+on disk under a name derived from the config, written atomically (temporary folder, then rename).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+from core.config import TinyModelConfig
+
+SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}</s>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+WORDS = (
+    "cat dog bird fish tree river moon sun star cloud rain snow wind stone road door book song "
+    "light night day food water fire house garden city ocean forest mountain apple bread color "
+    "music story dream friend school window paper market summer winter morning evening letter"
+).split()
+FORMAT_VERSION = 1  # bump when the files this module writes change
+
+
+def build_tiny_model(cfg: TinyModelConfig) -> Path:
+    """Return the folder of the tiny model for this config, building it once."""
+    root = Path(os.path.expanduser(cfg.cache_dir))
+    folder = root / f"llama-{_config_digest(cfg)}"
+    if (folder / "config.json").is_file():
+        return folder
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    try:
+        tokenizer = train_tokenizer(cfg.vocab_size, cfg.seed)
+        tokenizer.save_pretrained(staging)
+        _random_model(cfg, tokenizer).save_pretrained(staging, safe_serialization=True)
+        os.replace(staging, folder)  # atomic: a concurrent builder's identical result may already be there
+    except OSError:
+        if not (folder / "config.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def train_tokenizer(vocab_size: int, seed: int):
+    """A BPE tokenizer over lowercase text, with chat special tokens and a chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace()
+    bpe.decoder = decoders.Metaspace()
+    alphabet = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-:")
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet, show_progress=False
+    )
+    bpe.train_from_iterator(_corpus(seed), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def _corpus(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    lines = [f"write about {a} and {b}." for a in WORDS for b in WORDS]
+    lines += [" ".join(rng.choice(WORDS) for _ in range(8)) for _ in range(2000)]
+    return lines
+
+
+def _random_model(cfg: TinyModelConfig, tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    head_dim = cfg.hidden_size // cfg.num_heads
+    if head_dim < 64 or cfg.hidden_size % cfg.num_heads:
+        raise ValueError(
+            f"model.tiny: hidden_size {cfg.hidden_size} / num_heads {cfg.num_heads} gives head size {head_dim}; "
+            "vLLM's CPU attention needs a whole head size of at least 64 (e.g. hidden_size 128, num_heads 2)"
+        )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        head_dim=head_dim,
+        max_position_embeddings=cfg.max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        torch_dtype="float32",
+    )
+    torch.manual_seed(cfg.seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def _config_digest(cfg: TinyModelConfig) -> str:
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "cache_dir"}
+    fields["format"] = FORMAT_VERSION
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,30 @@
+"""Raw scores to UNA score targets in [0, 1] (ALGORITHMS.md, UNA: how scores are mapped matters)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+
+def score_targets(raw: list[float], prompt_ids: list[str], method: str) -> list[float]:
+    """raw: scores as given (the paper's form, expected in [0, 1]); batch_sigmoid: sigmoid of the
+    batch z-score; prompt_minmax: (s - min) / (max - min) among the samples of the same prompt,
+    0.5 where all of a prompt's samples score the same."""
+    if method == "raw":
+        out = [min(1.0, max(0.0, s)) for s in raw]
+    elif method == "batch_sigmoid":
+        mean = sum(raw) / len(raw)
+        std = math.sqrt(sum((s - mean) ** 2 for s in raw) / len(raw))
+        out = [1 / (1 + math.exp(-(s - mean) / (std + 1e-6))) for s in raw]
+    elif method == "prompt_minmax":
+        groups: dict[str, list[float]] = defaultdict(list)
+        for pid, s in zip(prompt_ids, raw):
+            groups[pid].append(s)
+        bounds = {pid: (min(v), max(v)) for pid, v in groups.items()}
+        out = []
+        for pid, s in zip(prompt_ids, raw):
+            lo, hi = bounds[pid]
+            out.append((s - lo) / (hi - lo) if hi > lo else 0.5)
+    else:
+        raise ValueError(f"reward.normalization {method!r} is not one of raw, batch_sigmoid, prompt_minmax")
+    return out
