@@ -53,7 +53,8 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
              dict(prompts.skipped) or "none")
     actors = start_actors(cfg, model_path)
     result = OnlineLoop(cfg, actors, prompts, out_dir).run()
-    summary = write_summary(out_dir, cfg, result, peak_memory(actors), dict(prompts.skipped), model_path)
+    ray_info = {"gcs_address": ray.get_runtime_context().gcs_address, "nodes": str(len(ray.nodes()))}
+    summary = write_summary(out_dir, cfg, result, peak_memory(actors), dict(prompts.skipped), model_path, ray_info)
     print(format_table(result))
     print(f"results: {out_dir}  (summary: {summary.name}, records/, checkpoints/, metrics.jsonl, tensorboard/)")
     return 0 if result.stop_reason != "non_finite_loss" else 1

@@ -32,18 +32,16 @@ class Actors:
 
 def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     """Create every actor, then wait until all have loaded their models (or fail naming the one that did not)."""
-    # num_cpus=0: the phases of a step run one after another, so the actors share the machine's cores.
-    remote = lambda cls: ray.remote(num_cpus=0)(cls)  # noqa: E731
     samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
     max_model_len = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens
-    reference = remote(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size)
+    reference = as_actor(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size)
     actors = Actors(
-        rollout=remote(RolloutEngine).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed),
+        rollout=as_actor(RolloutEngine).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed),
         reference=reference,
         initial=reference if cfg.train.reference_refresh == "never"
-        else remote(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size),
-        oracle=remote(Oracle).remote(cfg.reward),
-        learner=remote(PolicyLearner).remote(model_path, cfg.learner, cfg.algorithm, samples_per_step,
+        else as_actor(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size),
+        oracle=as_actor(Oracle).remote(cfg.reward),
+        learner=as_actor(PolicyLearner).remote(model_path, cfg.learner, cfg.algorithm, samples_per_step,
                                              cfg.train.seed),
     )
     for name, handle in actors.named().items():
@@ -51,7 +49,14 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
             ray.get(handle.peak_memory_mb.remote(), timeout=ACTOR_START_TIMEOUT_S)
         except ray.exceptions.GetTimeoutError as err:
             raise TimeoutError(f"the {name} actor did not start within {ACTOR_START_TIMEOUT_S} s") from err
+        except ray.exceptions.RayActorError as err:
+            raise RuntimeError(f"the {name} actor failed to start; its error follows:\n{err}") from err
     return actors
+
+
+def as_actor(cls):
+    # num_cpus=0: the phases of a step run one after another, so the actors share the machine's cores.
+    return ray.remote(num_cpus=0)(cls)
 
 
 def peak_memory(actors: Actors) -> dict[str, float]:

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 class BytesWeightLoader:
     def load_weights_from_bytes(self, data: bytes) -> int:
+        import logging
+
         import torch
 
         from learner.weights import deserialize_state_dict
 
+        # Every reload warns that RotaryEmbedding (no weights) and the tied lm_head "failed to load";
+        # both are expected here and the lm_head is handled below, so keep the log readable.
+        logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(logging.ERROR)
         state_dict = deserialize_state_dict(data)
         self.model_runner.reload_weights(weights_iterator=iter(state_dict.items()))
         model = self.model_runner.get_model()

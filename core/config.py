@@ -75,7 +75,9 @@ class RewardConfig:
 class AlgorithmConfig:
     name: Literal["una"] = "una"
     feedback: Literal["score"] = "score"
-    beta: float = 0.1
+    # The log-ratio is a sum over response tokens; on the tiny model it reaches ~100 nats, so beta must be
+    # small enough that sigmoid(beta * ratio) does not saturate (beta 0.1 stalled at ratio ~80 here).
+    beta: float = 0.02
 
 
 @dataclass

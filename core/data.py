@@ -15,9 +15,9 @@ from core.records import Prompt
 log = logging.getLogger(__name__)
 
 TOY_TOPICS = (
-    "cats dogs birds fish trees rivers the moon the sun stars clouds rain snow wind stones roads doors "
-    "books songs light night food water fire houses gardens cities oceans forests mountains apples bread"
-).split(" ")
+    "cats dogs birds fish trees rivers moons suns stars clouds rain snow wind stones roads doors books songs "
+    "light night food water fire houses gardens cities oceans forests mountains apples bread"
+).split()
 
 
 class DataError(ValueError):
@@ -51,13 +51,16 @@ def load_prompts(cfg: DataConfig, tokenizer, seed: int) -> PromptSets:
 
 
 def _toy_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
-    """Prompts like 'Write about cats and rain.'; the eval set uses topic pairs training never sees."""
+    """Prompts like 'write about cats and rain.'; the eval set uses topic pairs training never sees."""
     pairs = [(a, b) for a in TOY_TOPICS for b in TOY_TOPICS if a != b]
     random.Random(seed).shuffle(pairs)
     eval_pairs = pairs[: cfg.toy_eval_prompts]
     train_pairs = pairs[cfg.toy_eval_prompts : cfg.toy_eval_prompts + cfg.toy_train_prompts]
-    as_rows = lambda ps: [{"prompt": f"Write about {a} and {b}.".lower()} for a, b in ps]  # noqa: E731
-    return as_rows(train_pairs), as_rows(eval_pairs)
+    return _topic_rows(train_pairs), _topic_rows(eval_pairs)
+
+
+def _topic_rows(pairs: list[tuple[str, str]]) -> list[dict]:
+    return [{"prompt": f"write about {a} and {b}."} for a, b in pairs]
 
 
 def _user_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
@@ -67,7 +70,9 @@ def _user_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
         held_out = _read_rows(cfg.eval_split if is_file else cfg.source, "train" if is_file else cfg.eval_split)
     else:
         if not 0 < cfg.eval_fraction < 1:
-            raise DataError(f"data.eval_fraction must be between 0 and 1 (got {cfg.eval_fraction}), or set data.eval_split")
+            raise DataError(
+                f"data.eval_fraction must be between 0 and 1 (got {cfg.eval_fraction}), or set data.eval_split"
+            )
         rows = list(train)
         random.Random(seed).shuffle(rows)
         cut = max(1, round(len(rows) * cfg.eval_fraction))
@@ -86,7 +91,9 @@ def _read_rows(source: str, split: str) -> list[dict]:
 
     path = Path(source)
     if not path.exists():
-        raise DataError(f"data.source {source} does not exist; give a .jsonl or .parquet file, a saved datasets folder, or 'toy'")
+        raise DataError(
+            f"data.source {source} does not exist; give a .jsonl or .parquet file, a saved datasets folder, or 'toy'"
+        )
     if path.is_dir():
         loaded = datasets.load_from_disk(str(path))
         if isinstance(loaded, datasets.DatasetDict):
@@ -96,7 +103,9 @@ def _read_rows(source: str, split: str) -> list[dict]:
         return loaded.to_list()
     kind = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix)
     if kind is None:
-        raise DataError(f"data.source {source}: unsupported file type '{path.suffix}' (use .jsonl, .parquet or a datasets folder)")
+        raise DataError(
+            f"data.source {source}: unsupported file type '{path.suffix}' (use .jsonl, .parquet or a datasets folder)"
+        )
     return datasets.load_dataset(kind, data_files=str(path), split="train").to_list()
 
 

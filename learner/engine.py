@@ -17,7 +17,6 @@ from learner.losses import una_score_loss
 from learner.weights import serialize_state_dict
 
 
-
 def init_single_process_group() -> None:
     """DeepSpeed needs a torch.distributed group even for one rank; gloo works on the CPU."""
     import deepspeed

@@ -10,7 +10,6 @@ import pyarrow.parquet as pq
 
 from core.records import Feedback, Sample
 
-
 SCHEMA = pa.schema([
     ("sample_id", pa.string()), ("prompt_id", pa.string()), ("prompt_text", pa.string()),
     ("prompt_token_ids", pa.list_(pa.int64())), ("response_token_ids", pa.list_(pa.int64())),

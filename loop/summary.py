@@ -11,7 +11,7 @@ from loop.online import LoopResult
 
 
 def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory_mb: dict[str, float],
-                  skipped_prompts: dict[str, int], model_path: str) -> Path:
+                  skipped_prompts: dict[str, int], model_path: str, ray_info: dict[str, str]) -> Path:
     summary = {
         "config": cfg.to_dict(),
         "model_path": model_path,
@@ -22,6 +22,7 @@ def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory
         "peak_memory_mb": peak_memory_mb,
         "abstentions": result.abstentions,
         "skipped_prompts": skipped_prompts,
+        "ray": ray_info,
         "paths": {
             "records": str(out_dir / "records"),
             "metrics": str(out_dir / "metrics.jsonl"),

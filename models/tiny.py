@@ -24,9 +24,9 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 WORDS = (
-    "cat dog bird fish tree river moon sun star cloud rain snow wind stone road door book song "
-    "light night day food water fire house garden city ocean forest mountain apple bread color "
-    "music story dream friend school window paper market summer winter morning evening letter"
+    "cat dog bird fish tree river moon sun star cloud rain snow wind stone road door book song light night "
+    "day food water fire house garden city ocean forest mountain apple bread color music story dream friend "
+    "school window paper market summer winter morning evening letter"
 ).split()
 FORMAT_VERSION = 1  # bump when the files this module writes change
 

@@ -1,0 +1,22 @@
+# make run   : install (once) and run the default job      (ARGS="--config configs/X.yaml key=value")
+# make test  : install (once) and run the whole test suite
+# make test-fast : the tests that take about a minute (no end-to-end runs)
+VENV := .venv
+PY := $(VENV)/bin/python
+TARGET ?= cpu
+
+.PHONY: setup run test test-fast
+setup: $(VENV)/.installed-$(TARGET)
+
+$(VENV)/.installed-$(TARGET): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh $(TARGET)
+	touch $@
+
+run: setup
+	$(PY) launch.py $(ARGS)
+
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"

@@ -1,0 +1,56 @@
+"""A weight push through real Ray actors: the vLLM engine then computes exactly the learner's log-probs."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    yield ray
+    ray.shutdown()
+
+
+def _max_diff(a, b):
+    return max(abs(x - y) for row_a, row_b in zip(a, b) for x, y in zip(row_a, row_b))
+
+
+def test_engine_matches_learner_after_a_push_and_generation_changes(ray_local, tiny_model_path, tokenizer):
+    from actors.group import as_actor
+    from actors.rollout import RolloutEngine
+    from core.config import AlgorithmConfig, DataConfig, LearnerConfig, RolloutConfig
+    from core.data import load_prompts
+    from learner.engine import PolicyLearner
+    from rewards.letter_share import letter_share
+
+    ray = ray_local
+    prompts = load_prompts(DataConfig(toy_train_prompts=4, toy_eval_prompts=1), tokenizer, seed=0).train
+    rollout = as_actor(RolloutEngine).remote(tiny_model_path, RolloutConfig(max_new_tokens=16), "float32", 128, 0)
+    learner = as_actor(PolicyLearner).remote(tiny_model_path, LearnerConfig(lr=1e-2, micro_batch_size=8),
+                                           AlgorithmConfig(beta=1.0), 16, 0)
+
+    before = ray.get(rollout.generate.remote(prompts, 4, 7, 1, 1))
+    engine_before = ray.get(rollout.response_logprobs.remote(before))
+    learner_before = ray.get(learner.sequence_logprobs.remote(before))
+    assert _max_diff(engine_before, learner_before) < 1e-4
+    assert _max_diff([s.behaviour_logprobs for s in before], learner_before) < 1e-4
+
+    targets = [1.0 if letter_share(s.response_text, "o") > 0.15 else 0.0 for s in before]
+    for _ in range(3):
+        ray.get(learner.train_step.remote(before, learner_before, targets))
+    ray.get(rollout.load_weights.remote(learner.export_weights.remote(), 1))
+
+    engine_after = ray.get(rollout.response_logprobs.remote(before))
+    learner_after = ray.get(learner.sequence_logprobs.remote(before))
+    assert _max_diff(engine_after, learner_before) > 0.05  # the update moved the policy ...
+    assert _max_diff(engine_after, learner_after) < 1e-4  # ... and the engine holds exactly the learner's weights
+
+    after = ray.get(rollout.generate.remote(prompts, 4, 7, 1, 2))
+    assert {s.policy_version for s in after} == {1}
+    assert [s.response_token_ids for s in after] != [s.response_token_ids for s in before]

@@ -1,0 +1,35 @@
+import pytest
+import torch
+
+from core.records import Sample
+from learner.batch import collate, unpad_response
+from learner.logprobs import token_logprobs
+
+
+def _sample(prompt, response):
+    return Sample("id", "p", "", prompt, response, "", [0.0] * len(response), "stop", 0, 0, 0)
+
+
+def test_collate_marks_response_targets():
+    batch = collate([_sample([5, 6, 7], [8, 9]), _sample([5], [8, 9, 10])], pad_token_id=0)
+    assert batch.input_ids.tolist() == [[5, 6, 7, 8, 9], [5, 8, 9, 10, 0]]
+    assert batch.attention_mask.tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]
+    # target t is input_ids[t + 1]: responses start at target 2 (row 0) and target 0 (row 1)
+    assert batch.response_mask.tolist() == [[0, 0, 1, 1], [1, 1, 1, 0]]
+
+
+def test_logprobs_do_not_depend_on_padding(tiny_model_path):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path).eval()
+    short, long = _sample([10, 11], [12, 13]), _sample([10, 11, 12, 13, 14], [15, 16, 17])
+    with torch.no_grad():
+        batch = collate([short, long], pad_token_id=0)
+        together = unpad_response(token_logprobs(model, batch), batch)
+        alone = collate([short], pad_token_id=0)
+        by_itself = unpad_response(token_logprobs(model, alone), alone)
+        # by hand for the first response token of `short`: log softmax of the logits after [10, 11]
+        expected_first = model(torch.tensor([[10, 11]])).logits[0, -1].log_softmax(-1)[12].item()
+    assert len(together[0]) == 2 and len(together[1]) == 3
+    assert together[0] == pytest.approx(by_itself[0], abs=1e-5)
+    assert together[0][0] == pytest.approx(expected_first, abs=1e-5)

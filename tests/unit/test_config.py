@@ -1,0 +1,64 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, RunConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_default_yaml_spells_out_the_embedded_default():
+    assert load_config(str(ROOT / "configs" / "default.yaml")) == RunConfig()
+
+
+def test_overrides_are_typed_and_nested():
+    cfg = load_config(None, ["train.iterations=2", "learner.lr=5e-4", "rollout.temperature=1", "model.path="])
+    assert cfg.train.iterations == 2
+    assert cfg.learner.lr == 5e-4
+    assert isinstance(cfg.rollout.temperature, float)
+    assert cfg.model.path == ""
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("learner:\n  lrr: 0.1\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: unknown key 'learner\.lrr'"):
+        load_config(str(path))
+
+
+def test_wrong_type_names_key():
+    with pytest.raises(ConfigError, match=r"'train\.iterations' must be int, got 'many'"):
+        load_config(None, ["train.iterations=many"])
+    with pytest.raises(ConfigError, match=r"'train\.verify_sync' must be bool"):
+        load_config(None, ["train.verify_sync=3"])
+
+
+def test_choice_outside_the_allowed_values():
+    with pytest.raises(ConfigError, match=r"'reward\.normalization' is 'zscore'; choose one of"):
+        load_config(None, ["reward.normalization=zscore"])
+
+
+def test_section_given_a_value():
+    with pytest.raises(ConfigError, match=r"'learner' must be a mapping"):
+        load_config(None, ["learner=3"])
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("no/such/file.yaml")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--config", "no/such.yaml"], "no/such.yaml does not exist"),
+        (["train.bogus=1"], "unknown key 'train.bogus'"),
+        (["train.iterations=x"], "'train.iterations' must be int"),
+    ],
+)
+def test_launch_exits_2_with_the_message(args, message):
+    run = subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert message in run.stderr

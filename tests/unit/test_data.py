@@ -1,0 +1,75 @@
+import json
+
+import pytest
+
+from core.config import DataConfig
+from core.data import DataError, load_prompts
+
+
+def test_toy_prompts_are_templated_and_eval_is_held_out(tokenizer):
+    sets = load_prompts(DataConfig(toy_train_prompts=40, toy_eval_prompts=8), tokenizer, seed=0)
+    assert (len(sets.train), len(sets.eval)) == (40, 8)
+    assert not {p.text for p in sets.train} & {p.text for p in sets.eval}
+    first = sets.train[0]
+    assert first.text.startswith("<|user|>write about ") and first.text.endswith("</s><|assistant|>")
+    assert first.token_ids == tokenizer(first.text, add_special_tokens=False)["input_ids"]
+    assert len({p.prompt_id for p in sets.train + sets.eval}) == 48
+
+
+def _write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    return str(path)
+
+
+def test_user_jsonl_skips_and_counts_bad_rows(tmp_path, tokenizer):
+    rows = [{"q": f"write about cats number {i}."} for i in range(10)]
+    rows += [{"q": ""}, {"q": "   "}, {"q": "dog " * 200}, {"q": 5}]
+    rows += [{"q": [{"role": "system", "content": "be brief."}, {"role": "user", "content": "write about rain."}]}]
+    source = _write_jsonl(tmp_path / "prompts.jsonl", rows)
+    sets = load_prompts(DataConfig(source=source, prompt_field="q", eval_fraction=0.2, max_prompt_tokens=64), tokenizer, 0)
+    assert dict(sets.skipped) == {
+        "empty prompt": 2,
+        "longer than data.max_prompt_tokens=64": 1,
+        "not text nor a list of {role, content} messages": 1,
+    }
+    assert len(sets.train) + len(sets.eval) == 11
+    assert sets.eval and not {p.text for p in sets.train} & {p.text for p in sets.eval}
+    chat = [p for p in sets.train + sets.eval if "<|system|>" in p.text]
+    assert chat and chat[0].text == "<|system|>be brief.</s><|user|>write about rain.</s><|assistant|>"
+
+
+def test_missing_prompt_field_names_it(tmp_path, tokenizer):
+    source = _write_jsonl(tmp_path / "p.jsonl", [{"question": "hi"}, {"question": "there"}])
+    with pytest.raises(DataError, match=r"no field 'prompt' \(data.prompt_field\); fields present: question"):
+        load_prompts(DataConfig(source=source, eval_fraction=0.5), tokenizer, 0)
+
+
+def test_parquet_with_a_separate_eval_file(tmp_path, tokenizer):
+    import datasets
+
+    datasets.Dataset.from_list([{"prompt": f"write about {w}."} for w in ("cats", "dogs", "rain")]).to_parquet(
+        str(tmp_path / "train.parquet"))
+    datasets.Dataset.from_list([{"prompt": "write about snow."}]).to_parquet(str(tmp_path / "eval.parquet"))
+    cfg = DataConfig(source=str(tmp_path / "train.parquet"), eval_split=str(tmp_path / "eval.parquet"))
+    sets = load_prompts(cfg, tokenizer, 0)
+    assert (len(sets.train), len(sets.eval)) == (3, 1)
+    assert "snow" in sets.eval[0].text
+
+
+def test_saved_datasets_folder_with_named_splits(tmp_path, tokenizer):
+    import datasets
+
+    folder = tmp_path / "saved"
+    datasets.DatasetDict({
+        "train": datasets.Dataset.from_list([{"prompt": "write about cats."}, {"prompt": "write about dogs."}]),
+        "test": datasets.Dataset.from_list([{"prompt": "write about rain."}]),
+    }).save_to_disk(str(folder))
+    sets = load_prompts(DataConfig(source=str(folder), eval_split="test"), tokenizer, 0)
+    assert (len(sets.train), len(sets.eval)) == (2, 1)
+    with pytest.raises(DataError, match="no split 'validation'; its splits: train, test"):
+        load_prompts(DataConfig(source=str(folder), eval_split="validation"), tokenizer, 0)
+
+
+def test_missing_source(tokenizer):
+    with pytest.raises(DataError, match="data.source nowhere.jsonl does not exist"):
+        load_prompts(DataConfig(source="nowhere.jsonl"), tokenizer, 0)
