@@ -90,5 +90,6 @@ def test_checkpoint_loads_in_transformers_and_vllm_alike(run_dir, tmp_path):
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
                          env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
-    tokens = json.loads(run.stdout.split("TOKENS", 1)[1].strip())
+    line = next(line for line in run.stdout.splitlines() if line.startswith("TOKENS "))
+    tokens = json.loads(line.removeprefix("TOKENS "))
     assert tokens == expected

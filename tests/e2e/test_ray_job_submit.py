@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,17 +17,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def ray_cluster(tmp_path):
+def ray_cluster():
     # Ray 2.60's dashboard refuses job submissions without a token (ENVIRONMENT.md).
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     subprocess.run([RAY, "get-auth-token", "--generate"], env=env, capture_output=True, check=True, timeout=120)
-    subprocess.run([RAY, "start", "--head", f"--port={GCS_PORT}", "--dashboard-host=127.0.0.1",
-                    f"--dashboard-port={DASHBOARD_PORT}", "--num-cpus=2", "--disable-usage-stats",
-                    f"--temp-dir={tmp_path / 'ray'}"], env=env, capture_output=True, check=True, timeout=300)
+    start = subprocess.run([RAY, "start", "--head", f"--port={GCS_PORT}", "--dashboard-host=127.0.0.1",
+                            f"--dashboard-port={DASHBOARD_PORT}", "--num-cpus=2", "--disable-usage-stats",
+                            f"--temp-dir={temp_dir}"], env=env, capture_output=True, text=True, timeout=300)
+    assert start.returncode == 0, start.stdout[-2000:] + start.stderr[-2000:]
     try:
         yield env
     finally:
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=300)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_launch_joins_the_cluster_it_is_submitted_to(ray_cluster, tmp_path, tiny_config):
