@@ -42,6 +42,7 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
 
     from actors.group import peak_memory, start_actors
     from loop.online import OnlineLoop
+    from loop.plots import plot_curves
     from loop.summary import format_table, write_summary
 
     # Workers of a Ray instance started here inherit this environment and so find the project's packages.
@@ -52,12 +53,18 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
     log.info("prompts: %d training, %d held-out, skipped %s", len(prompts.train), len(prompts.eval),
              dict(prompts.skipped) or "none")
     actors = start_actors(cfg, model_path)
-    result = OnlineLoop(cfg, actors, prompts, out_dir).run()
-    ray_info = {"gcs_address": ray.get_runtime_context().gcs_address, "nodes": str(len(ray.nodes()))}
-    summary = write_summary(out_dir, cfg, result, peak_memory(actors), dict(prompts.skipped), model_path, ray_info)
-    print(format_table(result))
-    print(f"results: {out_dir}  (summary: {summary.name}, records/, checkpoints/, metrics.jsonl, tensorboard/)")
-    return 0 if result.stop_reason != "non_finite_loss" else 1
+    loop = OnlineLoop(cfg, actors, prompts, out_dir)
+    try:
+        loop.run()
+    finally:  # whatever happened, the run folder says what was done and why it stopped
+        result = loop.result()
+        ray_info = {"gcs_address": ray.get_runtime_context().gcs_address, "nodes": str(len(ray.nodes()))}
+        memory = peak_memory(actors) if result.stop_reason != "error" else {}
+        summary = write_summary(out_dir, cfg, result, memory, dict(prompts.skipped), model_path, ray_info)
+        plot_curves(out_dir / "metrics.jsonl", out_dir / "curves.png")
+        print(format_table(result))
+        print(f"results: {out_dir}  ({summary.name}, curves.png, records/, checkpoints/, metrics.jsonl, tensorboard/)")
+    return 0 if result.stop_reason == "iteration_limit" else 1
 
 
 def _model_path(cfg: RunConfig) -> str:

@@ -73,11 +73,21 @@ class RewardConfig:
 
 @dataclass
 class AlgorithmConfig:
-    name: Literal["una"] = "una"
-    feedback: Literal["score"] = "score"
+    name: Literal["una", "dpo", "grpo", "rloo"] = "una"
+    feedback: Literal["score", "binary", "pairwise"] = "score"  # UNA's feedback type, built from the oracle's scores
     # The log-ratio is a sum over response tokens; on the tiny model it reaches ~100 nats, so beta must be
     # small enough that sigmoid(beta * ratio) does not saturate (beta 0.1 stalled at ratio ~80 here).
     beta: float = 0.02
+    binary_threshold: float = 0.5  # UNA binary: a sample is desirable when its [0, 1] score target is at least this
+    una_binary_form: Literal["mse", "bce"] = "mse"
+    label_smoothing: float = 0.0  # DPO (cDPO when > 0)
+    kl_coef: float = 0.04  # GRPO / RLOO: weight of the k3 KL to the reference in the loss
+    clip_eps: float = 0.2  # GRPO / RLOO: clipping of the importance ratio against the generator's log-probs
+
+    @property
+    def pairwise(self) -> bool:
+        """DPO, and UNA with pairwise feedback, learn from (chosen, rejected) pairs."""
+        return self.name == "dpo" or (self.name == "una" and self.feedback == "pairwise")
 
 
 @dataclass

@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 import os
 import socket
+from collections import defaultdict
 
 import torch
 
 from core.config import AlgorithmConfig, LearnerConfig
 from core.memory import ReportsMemory
 from core.records import Sample
-from learner.batch import TokenBatch, collate, unpad_response
+from learner.batch import collate, unpad_response
 from learner.logprobs import token_logprobs
-from learner.losses import una_score_loss
+from learner.objectives import LearnerBatch, build_objective, make_micro_batch
 from learner.weights import serialize_state_dict
 
 
@@ -32,7 +33,7 @@ def init_single_process_group() -> None:
 
 class PolicyLearner(ReportsMemory):
     def __init__(self, model_path: str, learner: LearnerConfig, algorithm: AlgorithmConfig,
-                 samples_per_step: int, seed: int):
+                 max_sequences_per_step: int, seed: int):
         import deepspeed
         from transformers import AutoModelForCausalLM
 
@@ -41,14 +42,15 @@ class PolicyLearner(ReportsMemory):
         init_single_process_group()
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
         self.pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
-        self.algorithm = algorithm
-        self.micro_batch_size = min(learner.micro_batch_size, samples_per_step)
+        self.objective = build_objective(algorithm)
+        self.micro_batch_size = min(learner.micro_batch_size, max_sequences_per_step)
+        self.accumulation_steps = math.ceil(max_sequences_per_step / self.micro_batch_size)
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=learner.lr, betas=tuple(learner.adam_betas), weight_decay=learner.weight_decay
         )
         ds_config = {
             "train_micro_batch_size_per_gpu": self.micro_batch_size,
-            "gradient_accumulation_steps": math.ceil(samples_per_step / self.micro_batch_size),
+            "gradient_accumulation_steps": self.accumulation_steps,
             "gradient_clipping": learner.grad_clip,
             "zero_optimization": {"stage": learner.zero_stage},
             "steps_per_print": 10**9,
@@ -56,37 +58,32 @@ class PolicyLearner(ReportsMemory):
         self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
         self.zero_stage = learner.zero_stage
 
-    def train_step(self, samples: list[Sample], reference_logprobs: list[list[float]],
-                   targets: list[float]) -> dict[str, float]:
-        """One optimizer step over all samples (micro-batched), UNA score loss against the reference."""
-        _check_inputs(samples, reference_logprobs, targets)
+    def train_step(self, batch: LearnerBatch) -> dict[str, float]:
+        """One optimizer step over the whole batch, in exactly `gradient_accumulation_steps` micro-batches."""
+        _check_inputs(batch)
         self.engine.train()
-        total, losses, nonfinite = len(samples), [], 0
-        implicit, ratios = [], []
-        for start in range(0, total, self.micro_batch_size):
-            part = slice(start, start + self.micro_batch_size)
-            batch = collate(samples[part], self.pad_token_id)
-            ref = _pad_like(reference_logprobs[part], batch)
-            policy = token_logprobs(self.engine, batch)
-            loss, stats = una_score_loss(policy, ref, batch.response_mask, torch.tensor(targets[part]),
-                                         self.algorithm.beta, total)
-            if not torch.isfinite(loss):
-                # Only broken weights make the loss non-finite (inputs were checked): back-propagate
-                # nothing for this micro-batch so the optimizer state stays finite; the loop counts it.
-                nonfinite += 1
+        count = self.objective.normaliser(batch)
+        chunks = split_units(self.objective.units(batch), self.micro_batch_size, self.accumulation_steps)
+        losses, nonfinite, stats = [], 0, defaultdict(list)
+        for chunk in chunks:
+            if chunk:
+                micro = make_micro_batch(batch, chunk, self.pad_token_id)
+                loss, part_stats = self.objective.loss(token_logprobs(self.engine, micro.tokens), micro, count)
+                for key, value in part_stats.items():
+                    stats[key].append(value)
+            if not chunk or not torch.isfinite(loss):
+                # An empty chunk keeps DeepSpeed's accumulation count fixed. A non-finite loss comes only from
+                # the weights (inputs were checked): back-propagate zeros so the optimizer state stays finite.
+                nonfinite += bool(chunk)
                 loss = sum(p.sum() for p in self.engine.module.parameters()) * 0.0
             self.engine.backward(loss, scale_wrt_gas=False)  # the loss is already divided by the step's count
             self.engine.step()
             losses.append(loss.item())
-            implicit.append(stats["implicit_score"])
-            ratios.append(stats["log_ratio"])
-        implicit_all, ratio_all = torch.cat(implicit), torch.cat(ratios)
         return {
             "loss": sum(losses),
             "nonfinite_microbatches": float(nonfinite),
-            "implicit_score_mean": implicit_all.mean().item(),
-            "log_ratio_mean": ratio_all.mean().item(),
             "grad_norm": float(self.engine.get_global_grad_norm() or 0.0),
+            **{key: sum(values) / len(values) for key, values in stats.items()},
         }
 
     @torch.no_grad()
@@ -117,23 +114,32 @@ class PolicyLearner(ReportsMemory):
         return {k: v.detach() for k, v in module.state_dict().items()}
 
 
-def _pad_like(rows: list[list[float]], batch: TokenBatch) -> torch.Tensor:
-    out = torch.zeros_like(batch.response_mask)
-    for row, (values, mask) in enumerate(zip(rows, batch.response_mask)):
-        out[row, mask.bool()] = torch.tensor(values, dtype=out.dtype)
-    return out
+def split_units(units: list[list[int]], micro_batch_size: int, chunks: int) -> list[list[list[int]]]:
+    """Pack units (a sample, or a pair that must stay together) into exactly `chunks` micro-batches of at
+    most micro_batch_size sequences each (a unit larger than that gets a micro-batch of its own)."""
+    packed: list[list[list[int]]] = [[]]
+    size = 0
+    for unit in units:
+        if packed[-1] and size + len(unit) > micro_batch_size:
+            packed.append([])
+            size = 0
+        packed[-1].append(unit)
+        size += len(unit)
+    if len(packed) > chunks:
+        raise ValueError(f"{sum(map(len, units))} sequences do not fit {chunks} micro-batches of {micro_batch_size}")
+    return packed + [[] for _ in range(chunks - len(packed))]
 
 
-def _check_inputs(samples: list[Sample], reference_logprobs: list[list[float]], targets: list[float]) -> None:
-    if not (len(samples) == len(reference_logprobs) == len(targets)):
-        raise ValueError(f"train_step got {len(samples)} samples, {len(reference_logprobs)} reference rows, "
-                         f"{len(targets)} targets; they must match one to one")
-    for sample, ref, target in zip(samples, reference_logprobs, targets):
+def _check_inputs(batch: LearnerBatch) -> None:
+    if not (len(batch.samples) == len(batch.reference_logprobs) == len(batch.values)):
+        raise ValueError(f"train_step got {len(batch.samples)} samples, {len(batch.reference_logprobs)} reference rows, "
+                         f"{len(batch.values)} values; they must match one to one")
+    for sample, ref, value in zip(batch.samples, batch.reference_logprobs, batch.values):
         if len(ref) != len(sample.response_token_ids):
             raise ValueError(f"sample {sample.sample_id}: {len(ref)} reference log-probs for "
                              f"{len(sample.response_token_ids)} response tokens")
-        if not math.isfinite(target) or not all(math.isfinite(v) for v in ref):
-            raise ValueError(f"sample {sample.sample_id}: non-finite score target {target} or reference log-prob")
+        if not math.isfinite(value) or not all(math.isfinite(v) for v in ref):
+            raise ValueError(f"sample {sample.sample_id}: non-finite learning target {value} or reference log-prob")
 
 
 def _free_port() -> int:

@@ -24,11 +24,13 @@ from actors.group import Actors
 from core.config import RunConfig
 from core.data import PromptSets
 from core.records import Prompt
+from learner.objectives import LearnerBatch
 from loop.evaluate import Evaluation, evaluate
 from loop.metrics import MetricsLog
 from loop.records import RecordWriter
 from loop.timing import PhaseTimer
 from rewards.normalize import score_targets
+from rewards.signals import learning_signal
 
 log = logging.getLogger(__name__)
 SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
@@ -50,6 +52,7 @@ class LoopResult:
     stop_detail: str
     checkpoints: list[str]
     abstentions: int
+    ties_dropped: int
     nonfinite_updates: int
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -62,13 +65,35 @@ class OnlineLoop:
         self.records = RecordWriter(out_dir / "records")
         self.policy_version = 0
         self.abstentions = 0
+        self.ties_dropped = 0
         self.nonfinite_updates = 0
+        self.rows: list[IterationRow] = []
+        self.checkpoints: list[str] = []
+        self.stop = ("not_started", "")
 
     def run(self) -> LoopResult:
+        """Run every iteration; on an error or Ctrl-C, result() still describes what was done."""
+        try:
+            self.stop = self._iterate()
+        except KeyboardInterrupt:
+            self.stop = ("interrupted", "stopped by the user (Ctrl-C)")
+            raise
+        except Exception as err:
+            self.stop = ("error", f"{type(err).__name__}: {err}")
+            raise
+        finally:
+            self.metrics.close()
+        return self.result()
+
+    def result(self) -> LoopResult:
+        return LoopResult(self.rows, self.stop[0], self.stop[1], self.checkpoints, self.abstentions, self.ties_dropped,
+                          self.nonfinite_updates, self.timer.totals())
+
+    def _iterate(self) -> tuple[str, str]:
         train = self.cfg.train
         batches = _prompt_batches(self.prompts.train, train.prompts_per_step, train.seed)
-        rows = [self._evaluate(0, seconds=0.0, train_samples=0)]
-        checkpoints, stop = [], ("iteration_limit", f"ran all {train.iterations} iterations")
+        self.rows.append(self._evaluate(0, seconds=0.0, train_samples=0))
+        stop = ("iteration_limit", f"ran all {train.iterations} iterations")
         for iteration in range(1, train.iterations + 1):
             started = self.timer.totals()["total"]
             samples_seen = 0
@@ -76,7 +101,7 @@ class OnlineLoop:
             for step in bar:
                 stats = self._step(next(batches), iteration, step)
                 samples_seen += int(stats["samples"])
-                bar.set_postfix(reward=f"{stats['reward_mean']:.3f}", loss=f"{stats['loss']:.4f}")
+                bar.set_postfix(reward=f"{stats['reward_mean']:.3f}", loss=f"{stats.get('loss', math.nan):.4f}")
                 if stats["nonfinite_microbatches"]:
                     self.nonfinite_updates += 1
                     if self.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates:
@@ -86,15 +111,13 @@ class OnlineLoop:
                 else:
                     self.nonfinite_updates = 0
             bar.close()
-            checkpoints.append(self._checkpoint(iteration))
+            self.checkpoints.append(self._checkpoint(iteration))
             self._refresh_reference()
             seconds = self.timer.totals()["total"] - started
-            rows.append(self._evaluate(iteration, seconds, samples_seen))
+            self.rows.append(self._evaluate(iteration, seconds, samples_seen))
             if stop[0] != "iteration_limit":
                 break
-        self.metrics.close()
-        return LoopResult(rows, stop[0], stop[1], checkpoints, self.abstentions, self.nonfinite_updates,
-                          self.timer.totals())
+        return stop
 
     def _step(self, prompts: list[Prompt], iteration: int, step: int) -> dict[str, float]:
         cfg, actors = self.cfg, self.actors
@@ -108,19 +131,26 @@ class OnlineLoop:
         self.abstentions += len(samples) - len(kept)
         if not kept:
             log.warning("step %d: the oracle abstained on every sample; no update", global_step)
-            return {"samples": 0, "reward_mean": math.nan, "loss": math.nan, "nonfinite_microbatches": 0}
+            return {"samples": 0, "reward_mean": math.nan, "loss": math.nan, "nonfinite_microbatches": 0.0}
         kept_samples = [s for s, _ in kept]
         raw = [fb.value for _, fb in kept]
         targets = score_targets(raw, [s.prompt_id for s in kept_samples], cfg.reward.normalization)
+        values, pairs, ties = learning_signal(cfg.algorithm, kept_samples, raw, targets)
+        self.ties_dropped += ties
         with self.timer.phase("reference"):
             reference = ray.get(actors.reference.score.remote(kept_samples))
-        with self.timer.phase("learn"):
-            stats = ray.get(actors.learner.train_step.remote(kept_samples, reference, targets))
-        with self.timer.phase("sync"):
-            self._push_weights(actors.rollout)
-            if cfg.train.verify_sync:
-                stats["sync_max_logprob_diff"] = self._verify_sync(kept_samples[:4])
-        target_of = dict(zip((s.sample_id for s in kept_samples), targets))
+        stats: dict[str, float] = {"nonfinite_microbatches": 0.0, "pairs": float(len(pairs)), "ties_dropped": float(ties)}
+        if pairs or not cfg.algorithm.pairwise:
+            with self.timer.phase("learn"):
+                batch = LearnerBatch(kept_samples, reference, values, pairs)
+                stats |= ray.get(actors.learner.train_step.remote(batch))
+            with self.timer.phase("sync"):
+                self._push_weights(actors.rollout)
+                if cfg.train.verify_sync:
+                    stats["sync_max_logprob_diff"] = self._verify_sync(kept_samples[:4])
+        else:
+            log.warning("step %d: every prompt's samples tied; no pair to learn from, no update", global_step)
+        target_of = dict(zip((s.sample_id for s in kept_samples), values))
         reference_of = dict(zip((s.sample_id for s in kept_samples), reference))
         self.records.write(f"train-i{iteration}-s{step}", samples, feedback,
                            [target_of.get(s.sample_id) for s in samples],

@@ -27,6 +27,7 @@ def test_engine_matches_learner_after_a_push_and_generation_changes(ray_local, t
     from core.config import AlgorithmConfig, DataConfig, LearnerConfig, RolloutConfig
     from core.data import load_prompts
     from learner.engine import PolicyLearner
+    from learner.objectives import LearnerBatch
     from rewards.letter_share import letter_share
 
     ray = ray_local
@@ -43,7 +44,7 @@ def test_engine_matches_learner_after_a_push_and_generation_changes(ray_local, t
 
     targets = [1.0 if letter_share(s.response_text, "o") > 0.15 else 0.0 for s in before]
     for _ in range(3):
-        ray.get(learner.train_step.remote(before, learner_before, targets))
+        ray.get(learner.train_step.remote(LearnerBatch(before, learner_before, targets)))
     ray.get(rollout.load_weights.remote(learner.export_weights.remote(), 1))
 
     engine_after = ray.get(rollout.response_logprobs.remote(before))

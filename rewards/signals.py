@@ -1,0 +1,70 @@
+"""Judgements to learning signal: binary labels, best-against-worst pairs, group advantages.
+
+Inputs are the samples the oracle did not abstain on and their raw rewards, in the same order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+
+from core.config import AlgorithmConfig
+from core.records import Sample
+from learner.policy_gradient import grpo_advantages, rloo_advantages
+
+
+def group_by_prompt(samples: list[Sample]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, sample in enumerate(samples):
+        groups[sample.prompt_id].append(index)
+    return dict(groups)
+
+
+def binary_labels(rewards: list[float], threshold: float) -> list[float]:
+    """1.0 (desirable) where the reward is at least the threshold, else 0.0."""
+    return [1.0 if r >= threshold else 0.0 for r in rewards]
+
+
+def best_vs_worst_pairs(samples: list[Sample], rewards: list[float]) -> tuple[list[tuple[int, int]], int]:
+    """Per prompt, the highest-rewarded sample against the lowest (chosen, rejected) indices.
+    A prompt whose samples all tie, or that has a single sample, gives no pair; returns (pairs, dropped)."""
+    pairs, dropped = [], 0
+    for indices in group_by_prompt(samples).values():
+        best = max(indices, key=lambda i: rewards[i])
+        worst = min(indices, key=lambda i: rewards[i])
+        if rewards[best] > rewards[worst]:
+            pairs.append((best, worst))
+        else:
+            dropped += 1
+    return pairs, dropped
+
+
+def group_advantages(samples: list[Sample], rewards: list[float], baseline: str) -> list[float]:
+    """GRPO ((r - mean) / (std + 1e-4)) or RLOO (r - mean of the others) within each prompt's samples.
+    A prompt with one surviving sample has no baseline and gets advantage 0 (it teaches nothing)."""
+    advantages = [0.0] * len(samples)
+    for indices in group_by_prompt(samples).values():
+        if len(indices) < 2:
+            continue
+        group = torch.tensor([[rewards[i] for i in indices]], dtype=torch.float64)
+        values = grpo_advantages(group) if baseline == "grpo" else rloo_advantages(group)
+        for i, value in zip(indices, values[0].tolist()):
+            advantages[i] = value
+    return advantages
+
+
+def learning_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: list[float], targets: list[float]
+                    ) -> tuple[list[float], list[tuple[int, int]], int]:
+    """What the configured algorithm learns from: (per-sample values, pairs, prompts dropped for ties).
+
+    una/score: the [0, 1] targets;  una/binary: targets thresholded at algorithm.binary_threshold;
+    una/pairwise and dpo: best against worst raw reward per prompt;  grpo/rloo: group advantages."""
+    if algorithm.name in ("grpo", "rloo"):
+        return group_advantages(samples, rewards, algorithm.name), [], 0
+    if algorithm.pairwise:
+        pairs, dropped = best_vs_worst_pairs(samples, rewards)
+        return targets, pairs, dropped
+    if algorithm.feedback == "binary":
+        return binary_labels(targets, algorithm.binary_threshold), [], 0
+    return targets, [], 0

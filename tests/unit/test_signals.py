@@ -1,0 +1,47 @@
+import pytest
+
+from core.config import AlgorithmConfig
+from core.records import Sample
+from learner.engine import split_units
+from rewards.signals import best_vs_worst_pairs, binary_labels, group_advantages, learning_signal
+
+
+def _samples(prompt_ids):
+    return [Sample(f"s{i}", pid, "", [1], [2], "", [0.0], "stop", 0, 0, 0) for i, pid in enumerate(prompt_ids)]
+
+
+def test_binary_labels_threshold_is_inclusive():
+    assert binary_labels([0.2, 0.5, 0.9], 0.5) == [0.0, 1.0, 1.0]
+
+
+def test_best_vs_worst_pairs_drop_ties():
+    samples = _samples(["a", "a", "a", "b", "b", "c"])
+    pairs, dropped = best_vs_worst_pairs(samples, [0.1, 0.9, 0.5, 0.3, 0.3, 1.0])
+    assert pairs == [(1, 0)]  # prompt b ties, prompt c has one sample
+    assert dropped == 2
+
+
+def test_group_advantages_per_prompt():
+    samples = _samples(["a", "b", "a", "b", "c"])
+    rloo = group_advantages(samples, [1.0, 0.0, 3.0, 2.0, 5.0], "rloo")
+    assert rloo == pytest.approx([-2.0, -2.0, 2.0, 2.0, 0.0])
+    grpo = group_advantages(samples, [1.0, 0.0, 3.0, 2.0, 5.0], "grpo")
+    assert grpo[0] == pytest.approx(-1.0 / (2**0.5 + 1e-4)) and grpo[4] == 0.0
+
+
+def test_learning_signal_per_algorithm():
+    samples = _samples(["a", "a"])
+    raw, targets = [0.2, 0.4], [0.0, 1.0]
+    assert learning_signal(AlgorithmConfig(), samples, raw, targets) == (targets, [], 0)
+    assert learning_signal(AlgorithmConfig(feedback="binary", binary_threshold=0.5), samples, raw, targets)[0] == [0.0, 1.0]
+    assert learning_signal(AlgorithmConfig(feedback="pairwise"), samples, raw, targets)[1] == [(1, 0)]
+    assert learning_signal(AlgorithmConfig(name="dpo"), samples, raw, targets)[1] == [(1, 0)]
+    assert learning_signal(AlgorithmConfig(name="rloo"), samples, raw, targets)[0] == pytest.approx([-0.2, 0.2])
+
+
+def test_split_units_keeps_pairs_together_and_fills_every_chunk():
+    chunks = split_units([[0, 1], [2, 3], [4, 5]], micro_batch_size=4, chunks=3)
+    assert chunks == [[[0, 1], [2, 3]], [[4, 5]], []]
+    assert split_units([[0], [1], [2]], 1, 3) == [[[0]], [[1]], [[2]]]
+    with pytest.raises(ValueError, match="do not fit"):
+        split_units([[0], [1], [2]], 1, 2)
