@@ -73,21 +73,31 @@ class RewardConfig:
 
 @dataclass
 class AlgorithmConfig:
-    name: Literal["una", "dpo", "grpo", "rloo"] = "una"
+    name: Literal["una", "ppo", "dpo", "ipo", "simpo", "rdpo", "kto", "grpo", "rloo"] = "una"
     feedback: Literal["score", "binary", "pairwise"] = "score"  # UNA's feedback type, built from the oracle's scores
     # The log-ratio is a sum over response tokens; on the tiny model it reaches ~100 nats, so beta must be
     # small enough that sigmoid(beta * ratio) does not saturate (beta 0.1 stalled at ratio ~80 here).
     beta: float = 0.02
-    binary_threshold: float = 0.5  # UNA binary: a sample is desirable when its [0, 1] score target is at least this
+    binary_threshold: float = 0.5  # UNA binary, KTO: a sample is desirable when its [0, 1] score target is at least this
     una_binary_form: Literal["mse", "bce"] = "mse"
     label_smoothing: float = 0.0  # DPO (cDPO when > 0)
-    kl_coef: float = 0.04  # GRPO / RLOO: weight of the k3 KL to the reference in the loss
-    clip_eps: float = 0.2  # GRPO / RLOO: clipping of the importance ratio against the generator's log-probs
+    simpo_gamma: float = 0.5  # SimPO's target reward margin
+    kto_lambda_desirable: float = 1.0
+    kto_lambda_undesirable: float = 1.0
+    rdpo_alpha: float = 0.01  # R-DPO's length-regularisation weight
+    kl_coef: float = 0.04  # PPO: per-token KL penalty in the reward; GRPO / RLOO: weight of the k3 KL in the loss
+    clip_eps: float = 0.2  # PPO / GRPO / RLOO: clipping of the policy's importance ratio
+    kl_estimator: Literal["k1", "k2", "k3"] = "k1"  # PPO's per-token KL penalty
+    ppo_epochs: int = 2  # passes over each batch of samples
+    ppo_minibatches: int = 2  # optimizer steps per pass (the batch is split into this many)
+    value_clip_eps: float = 0.2
+    gamma: float = 1.0
+    lam: float = 0.95
 
     @property
     def pairwise(self) -> bool:
-        """DPO, and UNA with pairwise feedback, learn from (chosen, rejected) pairs."""
-        return self.name == "dpo" or (self.name == "una" and self.feedback == "pairwise")
+        """The DPO family, and UNA with pairwise feedback, learn from (chosen, rejected) pairs."""
+        return self.name in ("dpo", "ipo", "simpo", "rdpo") or (self.name == "una" and self.feedback == "pairwise")
 
 
 @dataclass
@@ -98,6 +108,7 @@ class LearnerConfig:
     micro_batch_size: int = 16
     zero_stage: int = 2
     grad_clip: float = 1.0
+    critic_lr: float = 1e-3  # PPO's value model
     max_nonfinite_updates: int = 3  # stop the run when this many updates in a row have a non-finite loss
 
 

@@ -18,6 +18,9 @@ class TokenBatch:
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
+    def select(self, rows: torch.Tensor) -> TokenBatch:
+        return TokenBatch(self.input_ids[rows], self.attention_mask[rows], self.response_mask[rows])
+
 
 def collate(samples: list[Sample], pad_token_id: int) -> TokenBatch:
     lengths = [len(s.prompt_token_ids) + len(s.response_token_ids) for s in samples]
@@ -32,6 +35,14 @@ def collate(samples: list[Sample], pad_token_id: int) -> TokenBatch:
         start = len(sample.prompt_token_ids) - 1  # target index of the first response token
         response_mask[row, start : start + len(sample.response_token_ids)] = 1.0
     return TokenBatch(input_ids, attention_mask, response_mask)
+
+
+def at_response_positions(batch: TokenBatch, rows: list[list[float]]) -> torch.Tensor:
+    """Per-sample lists of per-token values (e.g. reference log-probs) laid out like response_mask."""
+    out = torch.zeros_like(batch.response_mask)
+    for row, (values, mask) in enumerate(zip(rows, batch.response_mask)):
+        out[row, mask.bool()] = torch.tensor(values, dtype=out.dtype)
+    return out
 
 
 def unpad_response(values: torch.Tensor, batch: TokenBatch) -> list[list[float]]:

@@ -13,8 +13,10 @@ from core.config import AlgorithmConfig, LearnerConfig
 from core.memory import ReportsMemory
 from core.records import Sample
 from learner.batch import collate, unpad_response
+from learner.critic import build_critic_engine
 from learner.logprobs import token_logprobs
-from learner.objectives import LearnerBatch, build_objective, make_micro_batch
+from learner.objectives import LearnerBatch, build_objective, make_micro_batch, zero_loss
+from learner.ppo import PPOTrainer
 from learner.weights import serialize_state_dict
 
 
@@ -42,9 +44,12 @@ class PolicyLearner(ReportsMemory):
         init_single_process_group()
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
         self.pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
-        self.objective = build_objective(algorithm)
-        self.micro_batch_size = min(learner.micro_batch_size, max_sequences_per_step)
-        self.accumulation_steps = math.ceil(max_sequences_per_step / self.micro_batch_size)
+        # one optimizer step takes the whole batch, or one of PPO's minibatches
+        per_step = max_sequences_per_step
+        if algorithm.name == "ppo":
+            per_step = math.ceil(max_sequences_per_step / algorithm.ppo_minibatches)
+        self.micro_batch_size = min(learner.micro_batch_size, per_step)
+        self.accumulation_steps = math.ceil(per_step / self.micro_batch_size)
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=learner.lr, betas=tuple(learner.adam_betas), weight_decay=learner.weight_decay
         )
@@ -57,11 +62,24 @@ class PolicyLearner(ReportsMemory):
         }
         self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
         self.zero_stage = learner.zero_stage
+        self.objective, self.ppo = None, None
+        if algorithm.name == "ppo":
+            critic = build_critic_engine(model_path, learner.critic_lr, self.micro_batch_size, self.accumulation_steps,
+                                         learner.grad_clip, learner.zero_stage)
+            self.ppo = PPOTrainer(algorithm, self.engine, critic, self.micro_batch_size, self.accumulation_steps,
+                                  self.pad_token_id, seed)
+        else:
+            self.objective = build_objective(algorithm)
 
     def train_step(self, batch: LearnerBatch) -> dict[str, float]:
         """One optimizer step over the whole batch, in exactly `gradient_accumulation_steps` micro-batches."""
         _check_inputs(batch)
         self.engine.train()
+        if self.ppo is not None:
+            return self.ppo.train_step(batch)
+        if hasattr(self.objective, "prepare"):
+            self.objective.prepare(batch, self.sequence_logprobs)
+            self.engine.train()
         count = self.objective.normaliser(batch)
         chunks = split_units(self.objective.units(batch), self.micro_batch_size, self.accumulation_steps)
         losses, nonfinite, stats = [], 0, defaultdict(list)
@@ -75,7 +93,7 @@ class PolicyLearner(ReportsMemory):
                 # An empty chunk keeps DeepSpeed's accumulation count fixed. A non-finite loss comes only from
                 # the weights (inputs were checked): back-propagate zeros so the optimizer state stays finite.
                 nonfinite += bool(chunk)
-                loss = sum(p.sum() for p in self.engine.module.parameters()) * 0.0
+                loss = zero_loss(self.engine)
             self.engine.backward(loss, scale_wrt_gas=False)  # the loss is already divided by the step's count
             self.engine.step()
             losses.append(loss.item())

@@ -13,8 +13,19 @@ import torch
 
 from core.config import AlgorithmConfig
 from core.records import Sample
-from learner.batch import TokenBatch, collate
-from learner.losses import dpo_loss, sequence_log_ratio, una_binary_loss, una_score_loss
+from learner.batch import TokenBatch, at_response_positions, collate
+from learner.losses import (
+    dpo_loss,
+    ipo_loss,
+    kto_loss,
+    kto_reference_point,
+    masked_mean,
+    rdpo_loss,
+    sequence_log_ratio,
+    simpo_loss,
+    una_binary_loss,
+    una_score_loss,
+)
 from learner.policy_gradient import kl_estimate, ppo_policy_loss
 
 
@@ -26,6 +37,9 @@ class LearnerBatch:
     reference_logprobs: list[list[float]]
     values: list[float]
     pairs: list[tuple[int, int]] = field(default_factory=list)  # (chosen, rejected) sample indices
+    # KTO: responses paired with other samples' prompts, and their reference log-probs (for z_ref)
+    mismatched: list[Sample] = field(default_factory=list)
+    mismatched_reference_logprobs: list[list[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -49,19 +63,17 @@ def make_micro_batch(batch: LearnerBatch, units: list[list[int]], pad_token_id: 
     pairs = [(local[c], local[r]) for c, r in batch.pairs if c in local]
     return MicroBatch(
         tokens=tokens,
-        reference=_at_response(tokens, [batch.reference_logprobs[i] for i in rows]),
-        behaviour=_at_response(tokens, [batch.samples[i].behaviour_logprobs for i in rows]),
+        reference=at_response_positions(tokens, [batch.reference_logprobs[i] for i in rows]),
+        behaviour=at_response_positions(tokens, [batch.samples[i].behaviour_logprobs for i in rows]),
         values=torch.tensor([batch.values[i] for i in rows], dtype=torch.float32),
         chosen=torch.tensor([c for c, _ in pairs], dtype=torch.long),
         rejected=torch.tensor([r for _, r in pairs], dtype=torch.long),
     )
 
 
-def _at_response(tokens: TokenBatch, rows: list[list[float]]) -> torch.Tensor:
-    out = torch.zeros_like(tokens.response_mask)
-    for row, (values, mask) in enumerate(zip(rows, tokens.response_mask)):
-        out[row, mask.bool()] = torch.tensor(values, dtype=out.dtype)
-    return out
+def zero_loss(engine) -> torch.Tensor:
+    """A loss of exactly 0 that still reaches every parameter (keeps DeepSpeed's accumulation count)."""
+    return sum(p.sum() for p in engine.module.parameters()) * 0.0
 
 
 class SequenceObjective:
@@ -93,11 +105,34 @@ class UnaBinary(SequenceObjective):
         return loss, {"implicit_score": torch.sigmoid(self.beta * ratio).mean().item(), "log_ratio": ratio.mean().item()}
 
 
-class Pairwise:
-    """DPO, and UNA with pairwise feedback (the same loss); normalised by the step's pair count."""
+class Kto(SequenceObjective):
+    """KTO with its reference point z_ref from the batch's mismatched (prompt, response) pairs."""
 
-    def __init__(self, beta: float, label_smoothing: float):
-        self.beta, self.label_smoothing = beta, label_smoothing
+    def __init__(self, cfg: AlgorithmConfig):
+        self.cfg = cfg
+        self.z_ref = torch.tensor(0.0)
+
+    def prepare(self, batch: LearnerBatch, policy_sequence_logprobs) -> None:
+        if not batch.mismatched:
+            raise ValueError("KTO needs mismatched samples for its reference point (LearnerBatch.mismatched)")
+        policy = policy_sequence_logprobs(batch.mismatched)
+        ratios = [sum(p) - sum(r) for p, r in zip(policy, batch.mismatched_reference_logprobs)]
+        self.z_ref = kto_reference_point(torch.tensor(ratios))
+
+    def loss(self, policy: torch.Tensor, mb: MicroBatch, count: int) -> tuple[torch.Tensor, dict[str, float]]:
+        ratio = sequence_log_ratio(policy, mb.reference, mb.mask)
+        loss = kto_loss(ratio, mb.values, self.z_ref, self.cfg.beta, count,
+                        self.cfg.kto_lambda_desirable, self.cfg.kto_lambda_undesirable)
+        return loss, {"z_ref": self.z_ref.item(), "log_ratio": ratio.mean().item()}
+
+
+class Pairwise:
+    """The DPO family (dpo, ipo, simpo, rdpo), and UNA with pairwise feedback (DPO's loss exactly);
+    normalised by the step's pair count."""
+
+    def __init__(self, cfg: AlgorithmConfig):
+        self.cfg = cfg
+        self.kind = "dpo" if cfg.name == "una" else cfg.name
 
     def units(self, batch: LearnerBatch) -> list[list[int]]:
         return [[c, r] for c, r in batch.pairs]
@@ -106,11 +141,23 @@ class Pairwise:
         return len(batch.pairs)
 
     def loss(self, policy: torch.Tensor, mb: MicroBatch, count: int) -> tuple[torch.Tensor, dict[str, float]]:
-        ratio = sequence_log_ratio(policy, mb.reference, mb.mask)
-        chosen, rejected = ratio[mb.chosen], ratio[mb.rejected]
-        loss = dpo_loss(chosen, rejected, self.beta, count, self.label_smoothing)
-        accuracy = (chosen > rejected).float().mean().item()
-        return loss, {"reward_margin": (self.beta * (chosen - rejected)).mean().item(), "pair_accuracy": accuracy}
+        cfg, c, r = self.cfg, mb.chosen, mb.rejected
+        if self.kind == "simpo":  # reference-free: per-token mean log-probs of the policy
+            margin = masked_mean(policy, mb.mask)
+            loss = simpo_loss(margin[c], margin[r], cfg.beta, cfg.simpo_gamma, count)
+        elif self.kind == "ipo":  # per-token mean log-ratios
+            margin = masked_mean(policy - mb.reference, mb.mask)
+            loss = ipo_loss(margin[c], margin[r], cfg.beta, count)
+        else:
+            margin = sequence_log_ratio(policy, mb.reference, mb.mask)
+            if self.kind == "rdpo":
+                lengths = mb.mask.sum(dim=-1)
+                loss = rdpo_loss(margin[c], margin[r], lengths[c], lengths[r], cfg.beta, cfg.rdpo_alpha, count)
+            else:
+                label_smoothing = cfg.label_smoothing if cfg.name == "dpo" else 0.0
+                loss = dpo_loss(margin[c], margin[r], cfg.beta, count, label_smoothing)
+        accuracy = (margin[c] > margin[r]).float().mean().item()
+        return loss, {"reward_margin": (cfg.beta * (margin[c] - margin[r])).mean().item(), "pair_accuracy": accuracy}
 
 
 class GroupPolicyGradient:
@@ -141,7 +188,9 @@ def build_objective(cfg: AlgorithmConfig):
     if cfg.name == "una" and cfg.feedback == "binary":
         return UnaBinary(cfg.beta, cfg.una_binary_form)
     if cfg.pairwise:
-        return Pairwise(cfg.beta, cfg.label_smoothing if cfg.name == "dpo" else 0.0)
+        return Pairwise(cfg)
     if cfg.name in ("grpo", "rloo"):
         return GroupPolicyGradient(cfg.kl_coef, cfg.clip_eps)
+    if cfg.name == "kto":
+        return Kto(cfg)
     raise ValueError(f"algorithm.name {cfg.name!r} with feedback {cfg.feedback!r} has no objective")

@@ -30,7 +30,7 @@ from loop.metrics import MetricsLog
 from loop.records import RecordWriter
 from loop.timing import PhaseTimer
 from rewards.normalize import score_targets
-from rewards.signals import learning_signal
+from rewards.signals import learning_signal, mismatched_samples
 
 log = logging.getLogger(__name__)
 SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
@@ -137,12 +137,14 @@ class OnlineLoop:
         targets = score_targets(raw, [s.prompt_id for s in kept_samples], cfg.reward.normalization)
         values, pairs, ties = learning_signal(cfg.algorithm, kept_samples, raw, targets)
         self.ties_dropped += ties
+        mismatched = mismatched_samples(kept_samples) if cfg.algorithm.name == "kto" else []
         with self.timer.phase("reference"):
-            reference = ray.get(actors.reference.score.remote(kept_samples))
+            reference = ray.get(actors.reference.score.remote(kept_samples + mismatched))
+        reference, mismatched_reference = reference[: len(kept_samples)], reference[len(kept_samples) :]
         stats: dict[str, float] = {"nonfinite_microbatches": 0.0, "pairs": float(len(pairs)), "ties_dropped": float(ties)}
         if pairs or not cfg.algorithm.pairwise:
             with self.timer.phase("learn"):
-                batch = LearnerBatch(kept_samples, reference, values, pairs)
+                batch = LearnerBatch(kept_samples, reference, values, pairs, mismatched, mismatched_reference)
                 stats |= ray.get(actors.learner.train_step.remote(batch))
             with self.timer.phase("sync"):
                 self._push_weights(actors.rollout)

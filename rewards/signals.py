@@ -6,6 +6,7 @@ Inputs are the samples the oracle did not abstain on and their raw rewards, in t
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import torch
 
@@ -65,6 +66,20 @@ def learning_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: 
     if algorithm.pairwise:
         pairs, dropped = best_vs_worst_pairs(samples, rewards)
         return targets, pairs, dropped
-    if algorithm.feedback == "binary":
+    if algorithm.feedback == "binary" or algorithm.name == "kto":
         return binary_labels(targets, algorithm.binary_threshold), [], 0
     return targets, [], 0
+
+
+def mismatched_samples(samples: list[Sample]) -> list[Sample]:
+    """Each sample's response under the next sample's prompt that differs from its own (KTO's z_ref).
+    Returns [] when every sample shares one prompt."""
+    out = []
+    for i, sample in enumerate(samples):
+        other = next((samples[(i + k) % len(samples)] for k in range(1, len(samples))
+                      if samples[(i + k) % len(samples)].prompt_id != sample.prompt_id), None)
+        if other is None:
+            return []
+        out.append(replace(other, sample_id=f"{sample.sample_id}-mismatched", prompt_id=sample.prompt_id,
+                           prompt_text=sample.prompt_text, prompt_token_ids=sample.prompt_token_ids))
+    return out

@@ -16,6 +16,8 @@ PRESETS = {
     "una_binary": "train/implicit_score",
     "una_pairwise": "train/pair_accuracy",
     "dpo": "train/reward_margin",
+    "ppo": "train/value_loss",
+    "kto": "train/z_ref",
     "grpo": "train/clip_fraction",
     "rloo": "train/kl_per_token",
 }

@@ -8,7 +8,7 @@ import torch
 from core.config import AlgorithmConfig, LearnerConfig
 from core.records import Sample
 from learner.objectives import LearnerBatch
-from rewards.signals import learning_signal
+from rewards.signals import learning_signal, mismatched_samples
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,11 @@ def test_accumulating_four_micro_batches_equals_one_big_batch(tiny_model_path, b
     AlgorithmConfig(name="una", feedback="binary", beta=0.1, una_binary_form="bce"),
     AlgorithmConfig(name="una", feedback="pairwise", beta=0.1),
     AlgorithmConfig(name="dpo", beta=0.1, label_smoothing=0.1),
+    AlgorithmConfig(name="ipo", beta=0.1),
+    AlgorithmConfig(name="simpo", beta=2.0),
+    AlgorithmConfig(name="rdpo", beta=0.1, rdpo_alpha=0.05),
+    AlgorithmConfig(name="ppo"),
+    AlgorithmConfig(name="kto", beta=0.1),
     AlgorithmConfig(name="grpo"),
     AlgorithmConfig(name="rloo"),
 ], ids=lambda a: f"{a.name}-{a.feedback}-{a.una_binary_form}")
@@ -62,9 +67,10 @@ def test_every_objective_lowers_its_loss_on_a_fixed_batch(tiny_model_path, batch
     learner = _learner(tiny_model_path, 4, algorithm, lr=3e-3)
     reference = learner.sequence_logprobs(samples)
     values, pairs, _ = learning_signal(algorithm, samples, rewards, rewards)
-    batch = LearnerBatch(samples, reference, values, pairs)
+    mismatched = mismatched_samples(samples)
+    batch = LearnerBatch(samples, reference, values, pairs, mismatched, learner.sequence_logprobs(mismatched))
     losses = [learner.train_step(batch)["loss"] for _ in range(6)]
-    if algorithm.name in ("grpo", "rloo"):
+    if algorithm.name in ("grpo", "rloo", "ppo"):
         # the policy-gradient surrogate is not a loss to drive down: check it raised the good samples' log-prob
         after = learner.sequence_logprobs(samples)
         moved = [sum(a) - sum(r) for a, r in zip(after, reference)]
@@ -82,3 +88,16 @@ def test_bad_inputs_name_the_sample(tiny_model_path, batch_parts):
         learner.train_step(LearnerBatch(samples, reference, rewards[:2] + [float("nan")] + rewards[3:]))
     with pytest.raises(ValueError, match="sample s0: 1 reference log-probs"):
         learner.train_step(LearnerBatch(samples, [[0.0]] + reference[1:], rewards))
+
+
+def test_ppo_critic_learns_the_returns_and_old_logprobs_are_recomputed(tiny_model_path, batch_parts):
+    samples, rewards = batch_parts
+    learner = _learner(tiny_model_path, 4, AlgorithmConfig(name="ppo", kl_coef=0.0, ppo_epochs=2, ppo_minibatches=2))
+    assert learner.accumulation_steps == 1  # 8 sequences / 2 minibatches / micro-batch 4
+    reference = learner.sequence_logprobs(samples)
+    first = learner.train_step(LearnerBatch(samples, reference, rewards))
+    assert first["value_mean"] == 0.0  # the value head starts at zero
+    assert first["kl_per_token"] == pytest.approx(0.0, abs=1e-6)  # old log-probs equal the reference before any update
+    later = [learner.train_step(LearnerBatch(samples, reference, rewards)) for _ in range(5)]
+    assert later[-1]["value_loss"] < first["value_loss"]
+    assert abs(later[-1]["kl_per_token"]) > 1e-3  # recomputed from the updated policy (k1 can be negative)

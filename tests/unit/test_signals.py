@@ -3,7 +3,7 @@ import pytest
 from core.config import AlgorithmConfig
 from core.records import Sample
 from learner.engine import split_units
-from rewards.signals import best_vs_worst_pairs, binary_labels, group_advantages, learning_signal
+from rewards.signals import best_vs_worst_pairs, binary_labels, group_advantages, learning_signal, mismatched_samples
 
 
 def _samples(prompt_ids):
@@ -45,3 +45,13 @@ def test_split_units_keeps_pairs_together_and_fills_every_chunk():
     assert split_units([[0], [1], [2]], 1, 3) == [[[0]], [[1]], [[2]]]
     with pytest.raises(ValueError, match="do not fit"):
         split_units([[0], [1], [2]], 1, 2)
+
+
+def test_mismatched_samples_take_another_prompts_response():
+    samples = _samples(["a", "a", "b", "b"])
+    for i, s in enumerate(samples):
+        s.response_token_ids = [100 + i]
+    mismatched = mismatched_samples(samples)
+    assert [(m.prompt_id, m.response_token_ids) for m in mismatched] == [("a", [102]), ("a", [102]), ("b", [100]), ("b", [100])]
+    assert len({m.sample_id for m in mismatched}) == 4
+    assert mismatched_samples(_samples(["a", "a"])) == []

@@ -1,0 +1,90 @@
+"""PPO with a critic for language models (Schulman et al. 2017; Ouyang et al. 2022), on the learner's engines.
+
+One call of train_step, for a batch of generated samples with scores:
+  1. old log-probs (policy) and old values (critic), recomputed here before any update
+  2. token rewards r_t = -kl_coef * KL_t, plus the score on the last response token
+  3. GAE advantages and returns; advantages whitened over all valid tokens of the batch
+  4. ppo_epochs passes over shuffled minibatches: clipped policy loss on the policy engine, clipped value
+     loss on the critic engine, each minibatch one optimizer step of each, normalised by its valid tokens
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from core.config import AlgorithmConfig
+from learner.batch import at_response_positions, collate
+from learner.logprobs import token_logprobs
+from learner.objectives import LearnerBatch, zero_loss
+from learner.policy_gradient import gae, kl_estimate, ppo_policy_loss, ppo_value_loss, token_rewards, whiten
+
+
+class PPOTrainer:
+    def __init__(self, cfg: AlgorithmConfig, policy, critic, micro_batch_size: int, accumulation_steps: int,
+                 pad_token_id: int, seed: int):
+        self.cfg, self.policy, self.critic = cfg, policy, critic
+        self.micro_batch_size, self.accumulation_steps = micro_batch_size, accumulation_steps
+        self.pad_token_id = pad_token_id
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def train_step(self, batch: LearnerBatch) -> dict[str, float]:
+        cfg = self.cfg
+        tokens = collate(batch.samples, self.pad_token_id)
+        mask = tokens.response_mask
+        old_logprobs, old_values = self._old_logprobs_and_values(tokens)
+        kl = kl_estimate(old_logprobs, at_response_positions(tokens, batch.reference_logprobs), cfg.kl_estimator)
+        rewards = token_rewards(torch.tensor(batch.values, dtype=torch.float32), kl, mask, cfg.kl_coef)
+        advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
+        advantages = whiten(advantages, mask)
+        stats = {"policy_loss": 0.0, "value_loss": 0.0, "clip_fraction": 0.0}
+        updates = 0
+        for _ in range(cfg.ppo_epochs):
+            order = torch.randperm(len(tokens), generator=self.generator)
+            for minibatch in torch.tensor_split(order, cfg.ppo_minibatches):
+                num_tokens = int(mask[minibatch].sum().clamp(min=1))
+                micro_rows = list(torch.split(minibatch, self.micro_batch_size))
+                if len(micro_rows) > self.accumulation_steps:
+                    raise ValueError(f"a PPO minibatch of {len(minibatch)} sequences needs {len(micro_rows)} micro-batches, "
+                                     f"more than the {self.accumulation_steps} the learner was built for")
+                for rows in micro_rows + [None] * (self.accumulation_steps - len(micro_rows)):
+                    if rows is None:
+                        self._apply(zero_loss(self.policy), zero_loss(self.critic))
+                        continue
+                    part = tokens.select(rows)
+                    logprobs = token_logprobs(self.policy, part)
+                    policy_loss, clipped = ppo_policy_loss(logprobs, old_logprobs[rows], advantages[rows], mask[rows],
+                                                           cfg.clip_eps, num_tokens)
+                    value_loss = ppo_value_loss(self.critic(part), old_values[rows], returns[rows], mask[rows],
+                                                cfg.value_clip_eps, num_tokens)
+                    self._apply(policy_loss, value_loss)
+                    stats["policy_loss"] += policy_loss.item()
+                    stats["value_loss"] += value_loss.item()
+                    stats["clip_fraction"] += clipped.item() / len(micro_rows)
+                updates += 1
+        valid = mask.bool()
+        return {
+            "loss": (stats["policy_loss"] + stats["value_loss"]) / updates,
+            "policy_loss": stats["policy_loss"] / updates,
+            "value_loss": stats["value_loss"] / updates,
+            "clip_fraction": stats["clip_fraction"] / updates,
+            "kl_per_token": kl[valid].mean().item(),
+            "value_mean": old_values[valid].mean().item(),
+            "nonfinite_microbatches": 0.0 if math.isfinite(stats["policy_loss"] + stats["value_loss"]) else 1.0,
+            "grad_norm": float(self.policy.get_global_grad_norm() or 0.0),
+        }
+
+    @torch.no_grad()
+    def _old_logprobs_and_values(self, tokens) -> tuple[torch.Tensor, torch.Tensor]:
+        logprobs, values = [], []
+        for rows in torch.split(torch.arange(len(tokens)), self.micro_batch_size):
+            part = tokens.select(rows)
+            logprobs.append(token_logprobs(self.policy.module, part))
+            values.append(self.critic.module(part))
+        return torch.cat(logprobs), torch.cat(values) * tokens.response_mask
+
+    def _apply(self, policy_loss: torch.Tensor, value_loss: torch.Tensor) -> None:
+        for engine, loss in ((self.policy, policy_loss), (self.critic, value_loss)):
+            engine.backward(loss, scale_wrt_gas=False)  # already divided by the minibatch's token count
+            engine.step()
