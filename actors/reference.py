@@ -28,9 +28,14 @@ class ReferenceScorer(ReportsMemory):
             rows += unpad_response(token_logprobs(self.model, batch), batch)
         return rows
 
-    def load_weights(self, data: bytes, version: int) -> None:
-        """Refresh the reference from the learner's exported weights (the same bytes generators get)."""
+    @torch.no_grad()
+    def load_weights(self, data: bytes, version: int, ema_rate: float | None = None) -> None:
+        """Refresh the reference from the learner's exported weights (the same bytes generators get):
+        replace them, or with ema_rate r move them to (1 - r) * reference + r * policy."""
         state_dict = deserialize_state_dict(data)
+        if ema_rate is not None:
+            current = self.model.state_dict()
+            state_dict = {name: current[name].lerp(tensor, ema_rate) for name, tensor in state_dict.items()}
         missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
         tied = self.model.config.tie_word_embeddings
         if unexpected or [m for m in missing if not (tied and m == "lm_head.weight")]:

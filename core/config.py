@@ -118,7 +118,10 @@ class TrainConfig:
     steps_per_iteration: int = 50
     prompts_per_step: int = 16
     seed: int = 0
-    reference_refresh: Literal["never", "every_iteration"] = "never"
+    # never: the initial model; every_iteration / every_k_steps: a copy of the policy; ema: ref <- (1 - r) ref + r policy
+    reference_refresh: Literal["never", "every_iteration", "every_k_steps", "ema"] = "never"
+    reference_refresh_steps: int = 10  # k, for every_k_steps
+    reference_ema_rate: float = 0.05  # r, for ema (applied after every update)
     verify_sync: bool = False  # after each weight push, check the engine's log-probs match the learner's
 
 
@@ -151,8 +154,11 @@ def load_config(path: str | None = None, overrides: list[str] = ()) -> RunConfig
             raise ConfigError(f"{path} is not valid YAML: {err}") from err
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections (model:, train:, ...)")
-    for item in overrides:
-        _apply_override(data, item)
+        _build(RunConfig, data, "", source)  # so that a bad key in the file is reported as the file's
+    if overrides:
+        for item in overrides:
+            _apply_override(data, item)
+        source = "command-line override"
     return _build(RunConfig, data, "", source)
 
 

@@ -147,7 +147,7 @@ class OnlineLoop:
                 batch = LearnerBatch(kept_samples, reference, values, pairs, mismatched, mismatched_reference)
                 stats |= ray.get(actors.learner.train_step.remote(batch))
             with self.timer.phase("sync"):
-                self._push_weights(actors.rollout)
+                self._push_weights(global_step)
                 if cfg.train.verify_sync:
                     stats["sync_max_logprob_diff"] = self._verify_sync(kept_samples[:4])
         else:
@@ -163,10 +163,17 @@ class OnlineLoop:
         self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | {"iteration": iteration})
         return stats
 
-    def _push_weights(self, *targets) -> None:
+    def _push_weights(self, global_step: int) -> None:
+        """Export once; the generator always takes the new weights, the reference when its schedule says."""
         self.policy_version += 1
-        weights = self.actors.learner.export_weights.remote()  # one object, fetched by each target
-        ray.get([t.load_weights.remote(weights, self.policy_version) for t in targets])
+        train, reference = self.cfg.train, self.actors.reference
+        weights = self.actors.learner.export_weights.remote()  # one object, fetched by each receiver
+        calls = [self.actors.rollout.load_weights.remote(weights, self.policy_version)]
+        if train.reference_refresh == "ema":
+            calls.append(reference.load_weights.remote(weights, self.policy_version, train.reference_ema_rate))
+        elif train.reference_refresh == "every_k_steps" and global_step % train.reference_refresh_steps == 0:
+            calls.append(reference.load_weights.remote(weights, self.policy_version))
+        ray.get(calls)
 
     def _verify_sync(self, samples) -> float:
         engine = ray.get(self.actors.rollout.response_logprobs.remote(samples))

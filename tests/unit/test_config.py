@@ -29,7 +29,7 @@ def test_unknown_key_names_key_and_file(tmp_path):
 
 
 def test_wrong_type_names_key():
-    with pytest.raises(ConfigError, match=r"'train\.iterations' must be int, got 'many'"):
+    with pytest.raises(ConfigError, match=r"command-line override: 'train\.iterations' must be int, got 'many'"):
         load_config(None, ["train.iterations=many"])
     with pytest.raises(ConfigError, match=r"'train\.verify_sync' must be bool"):
         load_config(None, ["train.verify_sync=3"])
