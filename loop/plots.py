@@ -11,6 +11,7 @@ def plot_curves(metrics_path: Path, out_path: Path) -> Path:
 
     matplotlib.use("Agg")  # no display on a cluster node
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
     train = [r for r in rows if "train/reward_mean" in r]
@@ -23,6 +24,7 @@ def plot_curves(metrics_path: Path, out_path: Path) -> Path:
     ]
     for ax, series, key, title, x_key in panels:
         ax.plot([r[x_key] for r in series], [r[key] for r in series], marker="o" if x_key == "iteration" else None)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
         ax.set_xlabel(x_key)
         ax.grid(alpha=0.3)
