@@ -64,7 +64,7 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
         plot_curves(out_dir / "metrics.jsonl", out_dir / "curves.png")
         print(format_table(result))
         print(f"results: {out_dir}  ({summary.name}, curves.png, records/, checkpoints/, metrics.jsonl, tensorboard/)")
-    return 0 if result.stop_reason == "iteration_limit" else 1
+    return 0 if result.stop_reason not in ("error", "interrupted", "non_finite_loss") else 1
 
 
 def _model_path(cfg: RunConfig) -> str:

@@ -126,6 +126,15 @@ class TrainConfig:
 
 
 @dataclass
+class StoppingConfig:
+    """Checks after each iteration's evaluation; the run stops at the first that fires. 0 turns one off."""
+
+    patience: int = 0  # stop when this many iterations in a row bring no new best held-out reward
+    min_delta: float = 0.0  # the improvement that counts as new best
+    max_kl: float = 0.0  # stop when the KL to the initial policy exceeds this
+
+
+@dataclass
 class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -134,6 +143,7 @@ class RunConfig:
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    stopping: StoppingConfig = field(default_factory=StoppingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

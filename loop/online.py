@@ -28,6 +28,7 @@ from learner.objectives import LearnerBatch
 from loop.evaluate import Evaluation, evaluate
 from loop.metrics import MetricsLog
 from loop.records import RecordWriter
+from loop.stopping import Evaluated, should_stop
 from loop.timing import PhaseTimer
 from rewards.normalize import score_targets
 from rewards.signals import learning_signal, mismatched_samples
@@ -117,6 +118,10 @@ class OnlineLoop:
             self.rows.append(self._evaluate(iteration, seconds, samples_seen))
             if stop[0] != "iteration_limit":
                 break
+            fired = should_stop([Evaluated(r.iteration, r.eval_reward, r.kl_to_initial) for r in self.rows], self.cfg.stopping)
+            if fired and iteration < train.iterations:
+                log.info("stopping after iteration %d: %s", iteration, fired[1])
+                return fired
         return stop
 
     def _step(self, prompts: list[Prompt], iteration: int, step: int) -> dict[str, float]:

@@ -1,0 +1,48 @@
+"""When to stop iterating: checks on the per-iteration held-out numbers, each naming what made it fire.
+
+No paper settles this (shared/ALGORITHMS.md, "When to stop iterating"); these are the reasonable checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config import StoppingConfig
+
+
+@dataclass
+class Evaluated:
+    """What the checks read per iteration (iteration 0 is the model before training)."""
+
+    iteration: int
+    reward: float
+    kl_to_initial: float
+
+
+def plateau(history: list[Evaluated], patience: int, min_delta: float) -> str | None:
+    """Fires when none of the last `patience` iterations beat the best reward before them by more than min_delta."""
+    if patience <= 0 or len(history) <= patience:
+        return None
+    before, recent = history[:-patience], history[-patience:]
+    best_before = max(h.reward for h in before)
+    best_recent = max(h.reward for h in recent)
+    if best_recent <= best_before + min_delta:
+        return (f"held-out reward {best_recent:.4f} over the last {patience} iteration(s) did not beat the earlier "
+                f"best {best_before:.4f} by more than stopping.min_delta={min_delta}")
+    return None
+
+
+def kl_budget(history: list[Evaluated], max_kl: float) -> str | None:
+    """Fires when the KL to the initial policy exceeds the budget (0 turns the check off)."""
+    if max_kl > 0 and history[-1].kl_to_initial > max_kl:
+        return f"KL to the initial policy {history[-1].kl_to_initial:.3f} exceeds stopping.max_kl={max_kl}"
+    return None
+
+
+def should_stop(history: list[Evaluated], cfg: StoppingConfig) -> tuple[str, str] | None:
+    """The first check that fires, as (reason, detail), or None to go on."""
+    for reason, detail in (("kl_budget", kl_budget(history, cfg.max_kl)),
+                           ("plateau", plateau(history, cfg.patience, cfg.min_delta))):
+        if detail:
+            return reason, detail
+    return None

@@ -1,0 +1,24 @@
+"""A real run that stops by plateau before its iteration limit (learning rate 0: the reward cannot improve)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_run_stops_on_plateau_and_says_why(tmp_path, tiny_config):
+    command = [sys.executable, "launch.py", "--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
+               "train.iterations=4", "train.steps_per_iteration=2", "learner.lr=0", "stopping.patience=1",
+               "data.toy_eval_prompts=8"]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-4000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stop_reason"] == "plateau"
+    assert "did not beat the earlier best" in summary["stop_detail"]
+    assert [row["iteration"] for row in summary["iterations"]] == [0, 1]
+    assert "stopped: plateau" in run.stdout

@@ -1,0 +1,36 @@
+from core.config import StoppingConfig
+from loop.stopping import Evaluated, kl_budget, plateau, should_stop
+
+
+def _history(rewards, kls=None):
+    kls = kls or [0.0] * len(rewards)
+    return [Evaluated(i, r, k) for i, (r, k) in enumerate(zip(rewards, kls))]
+
+
+def test_plateau_waits_for_patience_iterations():
+    assert plateau(_history([0.1, 0.3, 0.3]), patience=1, min_delta=0.0) is not None  # 0.3 does not beat 0.3
+    assert plateau(_history([0.1, 0.3, 0.31]), patience=1, min_delta=0.0) is None
+    assert plateau(_history([0.1, 0.3, 0.31]), patience=1, min_delta=0.05) is not None  # +0.01 is below min_delta
+    assert plateau(_history([0.1, 0.3, 0.2, 0.25]), patience=2, min_delta=0.0) is not None
+    assert plateau(_history([0.1, 0.3, 0.2, 0.35]), patience=2, min_delta=0.0) is None
+    assert plateau(_history([0.1, 0.1]), patience=2, min_delta=0.0) is None  # not enough history yet
+    assert plateau(_history([0.1, 0.1, 0.1]), patience=0, min_delta=0.0) is None  # off
+
+
+def test_plateau_message_names_the_numbers():
+    message = plateau(_history([0.1, 0.3, 0.25]), patience=1, min_delta=0.01)
+    assert "0.2500" in message and "0.3000" in message and "stopping.min_delta=0.01" in message
+
+
+def test_kl_budget():
+    assert kl_budget(_history([0.1, 0.2], [0.0, 12.5]), max_kl=10.0) == (
+        "KL to the initial policy 12.500 exceeds stopping.max_kl=10.0")
+    assert kl_budget(_history([0.1, 0.2], [0.0, 9.0]), max_kl=10.0) is None
+    assert kl_budget(_history([0.1, 0.2], [0.0, 99.0]), max_kl=0.0) is None
+
+
+def test_first_check_that_fires_wins():
+    history = _history([0.1, 0.3, 0.3], [0.0, 5.0, 50.0])
+    assert should_stop(history, StoppingConfig(patience=1, max_kl=10.0))[0] == "kl_budget"
+    assert should_stop(history, StoppingConfig(patience=1))[0] == "plateau"
+    assert should_stop(history, StoppingConfig()) is None
