@@ -132,6 +132,7 @@ class StoppingConfig:
     patience: int = 0  # stop when this many iterations in a row bring no new best held-out reward
     min_delta: float = 0.0  # the improvement that counts as new best
     max_kl: float = 0.0  # stop when the KL to the initial policy exceeds this
+    min_win_rate: float = 0.0  # stop when the new policy beats the previous iteration's less often than this
 
 
 @dataclass

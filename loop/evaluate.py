@@ -19,6 +19,25 @@ class Evaluation:
     samples: list[Sample]
     feedback: list[Feedback]
 
+    def rewards_by_prompt(self) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for sample, fb in zip(self.samples, self.feedback):
+            if fb.value is not None:
+                out.setdefault(sample.prompt_id, []).append(fb.value)
+        return out
+
+
+def win_rate(new: dict[str, list[float]], old: dict[str, list[float]]) -> float:
+    """P(new sample beats old sample) over all same-prompt pairs, a tie counting one half; by the oracle's
+    rewards, so it is the configured oracle that judges. NaN when no prompt has rewards on both sides."""
+    wins = pairs = 0.0
+    for prompt, new_rewards in new.items():
+        for a in new_rewards:
+            for b in old.get(prompt, []):
+                wins += 1.0 if a > b else 0.5 if a == b else 0.0
+                pairs += 1
+    return wins / pairs if pairs else float("nan")
+
 
 def evaluate(actors: Actors, prompts: list[Prompt], samples_per_prompt: int, seed: int, iteration: int) -> Evaluation:
     """Same seed every time, so differences between iterations come from the policy, not the sampling."""

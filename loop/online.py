@@ -25,7 +25,7 @@ from core.config import RunConfig
 from core.data import PromptSets
 from core.records import Prompt
 from learner.objectives import LearnerBatch
-from loop.evaluate import Evaluation, evaluate
+from loop.evaluate import Evaluation, evaluate, win_rate
 from loop.metrics import MetricsLog
 from loop.records import RecordWriter
 from loop.stopping import Evaluated, should_stop
@@ -44,6 +44,7 @@ class IterationRow:
     kl_to_initial: float
     train_samples: int
     seconds: float
+    win_rate_vs_previous: float | None = None  # by the oracle, on the held-out prompts
 
 
 @dataclass
@@ -69,6 +70,7 @@ class OnlineLoop:
         self.ties_dropped = 0
         self.nonfinite_updates = 0
         self.rows: list[IterationRow] = []
+        self.previous_eval: Evaluation | None = None
         self.checkpoints: list[str] = []
         self.stop = ("not_started", "")
 
@@ -118,7 +120,8 @@ class OnlineLoop:
             self.rows.append(self._evaluate(iteration, seconds, samples_seen))
             if stop[0] != "iteration_limit":
                 break
-            fired = should_stop([Evaluated(r.iteration, r.eval_reward, r.kl_to_initial) for r in self.rows], self.cfg.stopping)
+            history = [Evaluated(r.iteration, r.eval_reward, r.kl_to_initial, r.win_rate_vs_previous) for r in self.rows]
+            fired = should_stop(history, self.cfg.stopping)
             if fired and iteration < train.iterations:
                 log.info("stopping after iteration %d: %s", iteration, fired[1])
                 return fired
@@ -212,10 +215,15 @@ class OnlineLoop:
         self.metrics.log(iteration * cfg.train.steps_per_iteration,
                          {"eval/reward_mean": result.mean_reward, "eval/kl_to_initial": result.kl_to_initial,
                           "eval/abstained": result.abstained, "iteration": iteration})
-        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f", iteration, result.mean_reward,
-                 result.kl_to_initial)
+        rate = None
+        if self.previous_eval is not None:
+            rate = round(win_rate(result.rewards_by_prompt(), self.previous_eval.rewards_by_prompt()), 4)
+            self.metrics.log(iteration * cfg.train.steps_per_iteration, {"eval/win_rate_vs_previous": rate})
+        self.previous_eval = result
+        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s",
+                 iteration, result.mean_reward, result.kl_to_initial, rate)
         return IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4),
-                            train_samples, round(seconds, 1))
+                            train_samples, round(seconds, 1), rate)
 
 
 def _prompt_batches(prompts: list[Prompt], size: int, seed: int) -> Iterator[list[Prompt]]:

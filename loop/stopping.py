@@ -17,6 +17,7 @@ class Evaluated:
     iteration: int
     reward: float
     kl_to_initial: float
+    win_rate_vs_previous: float | None = None
 
 
 def plateau(history: list[Evaluated], patience: int, min_delta: float) -> str | None:
@@ -39,9 +40,18 @@ def kl_budget(history: list[Evaluated], max_kl: float) -> str | None:
     return None
 
 
+def low_win_rate(history: list[Evaluated], min_win_rate: float) -> str | None:
+    """Fires when the new policy wins less often than min_win_rate against the previous iteration's."""
+    rate = history[-1].win_rate_vs_previous
+    if min_win_rate > 0 and rate is not None and rate < min_win_rate:
+        return f"win rate against the previous iteration {rate:.3f} is below stopping.min_win_rate={min_win_rate}"
+    return None
+
+
 def should_stop(history: list[Evaluated], cfg: StoppingConfig) -> tuple[str, str] | None:
     """The first check that fires, as (reason, detail), or None to go on."""
     for reason, detail in (("kl_budget", kl_budget(history, cfg.max_kl)),
+                           ("low_win_rate", low_win_rate(history, cfg.min_win_rate)),
                            ("plateau", plateau(history, cfg.patience, cfg.min_delta))):
         if detail:
             return reason, detail

@@ -37,9 +37,10 @@ def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory
 
 
 def format_table(result: LoopResult) -> str:
-    lines = [f"{'iteration':>9} {'held-out reward':>16} {'KL to initial':>14} {'samples':>8} {'seconds':>8}"]
+    lines = [f"{'iteration':>9} {'held-out reward':>16} {'KL to initial':>14} {'win rate':>9} {'samples':>8} {'seconds':>8}"]
     for row in result.iterations:
-        lines.append(f"{row.iteration:>9} {row.eval_reward:>16.4f} {row.kl_to_initial:>14.3f} "
+        rate = "" if row.win_rate_vs_previous is None else f"{row.win_rate_vs_previous:.3f}"
+        lines.append(f"{row.iteration:>9} {row.eval_reward:>16.4f} {row.kl_to_initial:>14.3f} {rate:>9} "
                      f"{row.train_samples:>8} {row.seconds:>8.1f}")
     lines.append(f"stopped: {result.stop_reason} ({result.stop_detail})")
     return "\n".join(lines)

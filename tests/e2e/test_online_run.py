@@ -32,6 +32,8 @@ def test_summary_and_printed_table(run_dir):
     assert set(summary["peak_memory_mb"]) == {"rollout", "reference", "oracle", "learner"}
     assert all(mb > 50 for mb in summary["peak_memory_mb"].values())
     assert summary["iterations"][0]["kl_to_initial"] == pytest.approx(0.0, abs=1e-3)
+    assert summary["iterations"][0]["win_rate_vs_previous"] is None
+    assert all(0 <= row["win_rate_vs_previous"] <= 1 for row in summary["iterations"][1:])
     assert (run_dir / "curves.png").stat().st_size > 10_000
     stdout = (run_dir / "stdout.txt").read_text()
     assert "held-out reward" in stdout and str(run_dir) in stdout

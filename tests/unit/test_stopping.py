@@ -34,3 +34,20 @@ def test_first_check_that_fires_wins():
     assert should_stop(history, StoppingConfig(patience=1, max_kl=10.0))[0] == "kl_budget"
     assert should_stop(history, StoppingConfig(patience=1))[0] == "plateau"
     assert should_stop(history, StoppingConfig()) is None
+
+
+def test_win_rate_counts_ties_as_half():
+    from loop.evaluate import win_rate
+
+    new = {"a": [0.5, 0.9], "b": [0.2]}
+    old = {"a": [0.5], "b": [0.1, 0.3], "c": [1.0]}
+    # a: 0.5 vs 0.5 tie (0.5), 0.9 vs 0.5 win (1); b: 0.2 vs 0.1 win, 0.2 vs 0.3 loss; c has no new samples
+    assert win_rate(new, old) == (0.5 + 1 + 1 + 0) / 4
+    assert win_rate({"a": [1.0]}, {"b": [0.0]}) != win_rate({"a": [1.0]}, {"b": [0.0]})  # NaN: nothing to compare
+
+
+def test_low_win_rate_fires_below_the_threshold():
+    history = [Evaluated(0, 0.1, 0.0), Evaluated(1, 0.2, 1.0, 0.4)]
+    assert should_stop(history, StoppingConfig(min_win_rate=0.45)) == (
+        "low_win_rate", "win rate against the previous iteration 0.400 is below stopping.min_win_rate=0.45")
+    assert should_stop(history, StoppingConfig(min_win_rate=0.3)) is None
