@@ -42,7 +42,7 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
 
     from actors.group import peak_memory, start_actors
     from loop.online import OnlineLoop
-    from loop.plots import plot_curves
+    from loop.report import write_report
     from loop.summary import format_table, write_summary
 
     # Workers of a Ray instance started here inherit this environment and so find the project's packages.
@@ -61,9 +61,10 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
         ray_info = {"gcs_address": ray.get_runtime_context().gcs_address, "nodes": str(len(ray.nodes()))}
         memory = peak_memory(actors) if result.stop_reason != "error" else {}
         summary = write_summary(out_dir, cfg, result, memory, dict(prompts.skipped), model_path, ray_info)
-        plot_curves(out_dir / "metrics.jsonl", out_dir / "curves.png")
+        write_report(out_dir)
         print(format_table(result))
-        print(f"results: {out_dir}  ({summary.name}, curves.png, records/, checkpoints/, metrics.jsonl, tensorboard/)")
+        print(f"results: {out_dir}  ({summary.name}, report.md, curves.png, records/, checkpoints/, metrics.jsonl, "
+              "tensorboard/)")
     return 0 if result.stop_reason not in ("error", "interrupted", "non_finite_loss") else 1
 
 

@@ -212,17 +212,18 @@ class OnlineLoop:
                                           _seed(cfg.train.seed, -1), iteration)
         self.records.write(f"eval-i{iteration}", result.samples, result.feedback, [None] * len(result.samples))
         self.abstentions += result.abstained
-        self.metrics.log(iteration * cfg.train.steps_per_iteration,
-                         {"eval/reward_mean": result.mean_reward, "eval/kl_to_initial": result.kl_to_initial,
-                          "eval/abstained": result.abstained, "iteration": iteration})
         rate = None
         if self.previous_eval is not None:
             rate = round(win_rate(result.rewards_by_prompt(), self.previous_eval.rewards_by_prompt()), 4)
-            self.metrics.log(iteration * cfg.train.steps_per_iteration, {"eval/win_rate_vs_previous": rate})
         self.previous_eval = result
+        values = {"eval/reward_mean": result.mean_reward, "eval/kl_to_initial": result.kl_to_initial,
+                  "eval/abstained": result.abstained, "iteration": iteration}
+        if rate is not None:
+            values["eval/win_rate_vs_previous"] = rate
+        self.metrics.log(iteration * cfg.train.steps_per_iteration, values)
         log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s",
                  iteration, result.mean_reward, result.kl_to_initial, rate)
-        return IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4),
+        return IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4) + 0.0,  # no "-0.0"
                             train_samples, round(seconds, 1), rate)
 
 

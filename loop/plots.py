@@ -1,4 +1,4 @@
-"""curves.png: the curves people watch, drawn at the end of a run from metrics.jsonl."""
+"""curves.png: the curves people watch, from a run's metrics.jsonl, marking where a stopping check fired."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 
-def plot_curves(metrics_path: Path, out_path: Path) -> Path:
+def plot_curves(metrics_path: Path, out_path: Path, stop_reason: str = "iteration_limit") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a cluster node
@@ -16,14 +16,21 @@ def plot_curves(metrics_path: Path, out_path: Path) -> Path:
     rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
     train = [r for r in rows if "train/reward_mean" in r]
     evals = [r for r in rows if "eval/reward_mean" in r]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    wins = [r for r in rows if "eval/win_rate_vs_previous" in r]
     panels = [
-        (axes[0], train, "train/reward_mean", "training reward (mean per step)", "step"),
-        (axes[1], evals, "eval/reward_mean", "held-out reward", "iteration"),
-        (axes[2], evals, "eval/kl_to_initial", "KL to the initial policy", "iteration"),
+        (train, "train/reward_mean", "training reward (mean per step)", "step"),
+        (train, "train/loss", "loss", "step"),
+        (evals, "eval/reward_mean", "held-out reward", "iteration"),
+        (evals, "eval/kl_to_initial", "KL to the initial policy", "iteration"),
+        (wins, "eval/win_rate_vs_previous", "win rate against the previous iteration", "iteration"),
     ]
-    for ax, series, key, title, x_key in panels:
-        ax.plot([r[x_key] for r in series], [r[key] for r in series], marker="o" if x_key == "iteration" else None)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for ax, (series, key, title, x_key) in zip(axes, panels):
+        points = [(r[x_key], r[key]) for r in series if key in r]
+        ax.plot([x for x, _ in points], [y for _, y in points], marker="o" if x_key == "iteration" else None)
+        if x_key == "iteration" and stop_reason != "iteration_limit" and evals:
+            ax.axvline(evals[-1]["iteration"], color="red", linestyle="--", label=f"stopped: {stop_reason}")
+            ax.legend()
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(title)
         ax.set_xlabel(x_key)

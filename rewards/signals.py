@@ -27,11 +27,14 @@ def binary_labels(rewards: list[float], threshold: float) -> list[float]:
     return [1.0 if r >= threshold else 0.0 for r in rewards]
 
 
-def best_vs_worst_pairs(samples: list[Sample], rewards: list[float]) -> tuple[list[tuple[int, int]], int]:
-    """Per prompt, the highest-rewarded sample against the lowest (chosen, rejected) indices.
-    A prompt whose samples all tie, or that has a single sample, gives no pair; returns (pairs, dropped)."""
+def best_vs_worst_pairs(group_keys: list[str], rewards: list[float]) -> tuple[list[tuple[int, int]], int]:
+    """Per group (a prompt's samples), the highest-rewarded sample against the lowest, as (chosen, rejected)
+    indices. A group whose samples all tie, or that has one sample, gives no pair; returns (pairs, dropped)."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, key in enumerate(group_keys):
+        groups[key].append(index)
     pairs, dropped = [], 0
-    for indices in group_by_prompt(samples).values():
+    for indices in groups.values():
         best = max(indices, key=lambda i: rewards[i])
         worst = min(indices, key=lambda i: rewards[i])
         if rewards[best] > rewards[worst]:
@@ -64,7 +67,7 @@ def learning_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: 
     if algorithm.name in ("grpo", "rloo"):
         return group_advantages(samples, rewards, algorithm.name), [], 0
     if algorithm.pairwise:
-        pairs, dropped = best_vs_worst_pairs(samples, rewards)
+        pairs, dropped = best_vs_worst_pairs([s.prompt_id for s in samples], rewards)
         return targets, pairs, dropped
     if algorithm.feedback == "binary" or algorithm.name == "kto":
         return binary_labels(targets, algorithm.binary_threshold), [], 0

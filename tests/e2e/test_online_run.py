@@ -35,6 +35,7 @@ def test_summary_and_printed_table(run_dir):
     assert summary["iterations"][0]["win_rate_vs_previous"] is None
     assert all(0 <= row["win_rate_vs_previous"] <= 1 for row in summary["iterations"][1:])
     assert (run_dir / "curves.png").stat().st_size > 10_000
+    assert "Stopped: **iteration_limit**" in (run_dir / "report.md").read_text()
     stdout = (run_dir / "stdout.txt").read_text()
     assert "held-out reward" in stdout and str(run_dir) in stdout
 
@@ -65,6 +66,17 @@ def test_records_reload_with_every_sample_once(run_dir):
     assert all(r["reward"] is not None and 0 <= r["target"] <= 1 for r in train)
     row = train[0]
     assert len(row["behaviour_logprobs"]) == len(row["response_token_ids"]) == len(row["reference_logprobs"])
+
+
+def test_records_export_to_a_preference_data_set(run_dir, tmp_path):
+    import datasets
+
+    from loop.export import export
+
+    count = export(run_dir, "pairs", tmp_path / "pairs")
+    pairs = datasets.load_from_disk(str(tmp_path / "pairs"))
+    assert len(pairs) == count > ITERATIONS * STEPS * PROMPTS // 2  # most prompts' 4 samples do not all tie
+    assert all(row["score_chosen"] > row["score_rejected"] for row in pairs)
 
 
 def test_checkpoint_loads_in_transformers_and_vllm_alike(run_dir, tmp_path):

@@ -22,3 +22,4 @@ def test_run_stops_on_plateau_and_says_why(tmp_path, tiny_config):
     assert "did not beat the earlier best" in summary["stop_detail"]
     assert [row["iteration"] for row in summary["iterations"]] == [0, 1]
     assert "stopped: plateau" in run.stdout
+    assert "Stopped: **plateau**" in (tmp_path / "report.md").read_text()

@@ -15,8 +15,7 @@ def test_binary_labels_threshold_is_inclusive():
 
 
 def test_best_vs_worst_pairs_drop_ties():
-    samples = _samples(["a", "a", "a", "b", "b", "c"])
-    pairs, dropped = best_vs_worst_pairs(samples, [0.1, 0.9, 0.5, 0.3, 0.3, 1.0])
+    pairs, dropped = best_vs_worst_pairs(["a", "a", "a", "b", "b", "c"], [0.1, 0.9, 0.5, 0.3, 0.3, 1.0])
     assert pairs == [(1, 0)]  # prompt b ties, prompt c has one sample
     assert dropped == 2
 
