@@ -114,13 +114,17 @@ class LearnerConfig:
 
 @dataclass
 class TrainConfig:
+    # online: weights pushed to the generator after every update; iterative: collect a whole iteration's
+    # samples and feedback first, train on them for iterative_epochs, then push (self-rewarding, iterative DPO)
+    mode: Literal["online", "iterative"] = "online"
+    iterative_epochs: int = 1
     iterations: int = 4
     steps_per_iteration: int = 50
     prompts_per_step: int = 16
     seed: int = 0
     # never: the initial model; every_iteration / every_k_steps: a copy of the policy; ema: ref <- (1 - r) ref + r policy
     reference_refresh: Literal["never", "every_iteration", "every_k_steps", "ema"] = "never"
-    reference_refresh_steps: int = 10  # k, for every_k_steps
+    reference_refresh_steps: int = 10  # k, for every_k_steps (counted in optimizer updates)
     reference_ema_rate: float = 0.05  # r, for ema (applied after every update)
     verify_sync: bool = False  # after each weight push, check the engine's log-probs match the learner's
 

@@ -68,6 +68,7 @@ class OnlineLoop:
         self.policy_version = 0
         self.abstentions = 0
         self.ties_dropped = 0
+        self.updates = 0
         self.nonfinite_updates = 0
         self.rows: list[IterationRow] = []
         self.previous_eval: Evaluation | None = None
@@ -96,40 +97,43 @@ class OnlineLoop:
         train = self.cfg.train
         batches = _prompt_batches(self.prompts.train, train.prompts_per_step, train.seed)
         self.rows.append(self._evaluate(0, seconds=0.0, train_samples=0))
-        stop = ("iteration_limit", f"ran all {train.iterations} iterations")
         for iteration in range(1, train.iterations + 1):
             started = self.timer.totals()["total"]
-            samples_seen = 0
+            samples_seen, collected = 0, []
             bar = tqdm(range(1, train.steps_per_iteration + 1), desc=f"iteration {iteration}", unit="step")
             for step in bar:
-                stats = self._step(next(batches), iteration, step)
+                global_step = (iteration - 1) * train.steps_per_iteration + step
+                batch, stats = self._collect(next(batches), iteration, step, global_step)
+                if batch is not None and train.mode == "online":
+                    stats |= self._learn(batch)
+                elif batch is not None:
+                    collected.append(batch)
                 samples_seen += int(stats["samples"])
+                self._log_step(global_step, iteration, stats)
                 bar.set_postfix(reward=f"{stats['reward_mean']:.3f}", loss=f"{stats.get('loss', math.nan):.4f}")
-                if stats["nonfinite_microbatches"]:
-                    self.nonfinite_updates += 1
-                    if self.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates:
-                        stop = ("non_finite_loss", f"{self.nonfinite_updates} updates had a non-finite loss "
-                                f"(learner.max_nonfinite_updates={self.cfg.learner.max_nonfinite_updates})")
-                        break
-                else:
-                    self.nonfinite_updates = 0
+                if self._too_many_nonfinite(stats):
+                    break
             bar.close()
+            if collected:
+                self._learn_iteration(collected, iteration)
             self.checkpoints.append(self._checkpoint(iteration))
             self._refresh_reference()
             seconds = self.timer.totals()["total"] - started
             self.rows.append(self._evaluate(iteration, seconds, samples_seen))
-            if stop[0] != "iteration_limit":
-                break
+            if self.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates:
+                return ("non_finite_loss", f"{self.nonfinite_updates} updates in a row had a non-finite loss "
+                        f"(learner.max_nonfinite_updates={self.cfg.learner.max_nonfinite_updates})")
             history = [Evaluated(r.iteration, r.eval_reward, r.kl_to_initial, r.win_rate_vs_previous) for r in self.rows]
             fired = should_stop(history, self.cfg.stopping)
             if fired and iteration < train.iterations:
                 log.info("stopping after iteration %d: %s", iteration, fired[1])
                 return fired
-        return stop
+        return ("iteration_limit", f"ran all {train.iterations} iterations")
 
-    def _step(self, prompts: list[Prompt], iteration: int, step: int) -> dict[str, float]:
+    def _collect(self, prompts: list[Prompt], iteration: int, step: int, global_step: int
+                 ) -> tuple[LearnerBatch | None, dict[str, float]]:
+        """Generate, score, build the learning signal and reference log-probs; record every sample."""
         cfg, actors = self.cfg, self.actors
-        global_step = (iteration - 1) * cfg.train.steps_per_iteration + step
         with self.timer.phase("generate"):
             samples = ray.get(actors.rollout.generate.remote(
                 prompts, cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, global_step), iteration, step))
@@ -138,8 +142,9 @@ class OnlineLoop:
         kept = [(s, fb) for s, fb in zip(samples, feedback) if fb.value is not None]
         self.abstentions += len(samples) - len(kept)
         if not kept:
-            log.warning("step %d: the oracle abstained on every sample; no update", global_step)
-            return {"samples": 0, "reward_mean": math.nan, "loss": math.nan, "nonfinite_microbatches": 0.0}
+            log.warning("step %d: the oracle abstained on every sample; nothing to learn from", global_step)
+            self.records.write(f"train-i{iteration}-s{step}", samples, feedback, [None] * len(samples))
+            return None, {"samples": 0, "abstained": len(samples), "reward_mean": math.nan}
         kept_samples = [s for s, _ in kept]
         raw = [fb.value for _, fb in kept]
         targets = score_targets(raw, [s.prompt_id for s in kept_samples], cfg.reward.normalization)
@@ -149,29 +154,53 @@ class OnlineLoop:
         with self.timer.phase("reference"):
             reference = ray.get(actors.reference.score.remote(kept_samples + mismatched))
         reference, mismatched_reference = reference[: len(kept_samples)], reference[len(kept_samples) :]
-        stats: dict[str, float] = {"nonfinite_microbatches": 0.0, "pairs": float(len(pairs)), "ties_dropped": float(ties)}
-        if pairs or not cfg.algorithm.pairwise:
-            with self.timer.phase("learn"):
-                batch = LearnerBatch(kept_samples, reference, values, pairs, mismatched, mismatched_reference)
-                stats |= ray.get(actors.learner.train_step.remote(batch))
-            with self.timer.phase("sync"):
-                self._push_weights(global_step)
-                if cfg.train.verify_sync:
-                    stats["sync_max_logprob_diff"] = self._verify_sync(kept_samples[:4])
-        else:
-            log.warning("step %d: every prompt's samples tied; no pair to learn from, no update", global_step)
         target_of = dict(zip((s.sample_id for s in kept_samples), values))
         reference_of = dict(zip((s.sample_id for s in kept_samples), reference))
         self.records.write(f"train-i{iteration}-s{step}", samples, feedback,
                            [target_of.get(s.sample_id) for s in samples],
                            [reference_of.get(s.sample_id) for s in samples])
-        stats.update(samples=len(kept_samples), abstained=len(samples) - len(kept_samples),
-                     reward_mean=sum(raw) / len(raw), policy_version=self.policy_version,
-                     response_tokens_mean=sum(len(s.response_token_ids) for s in samples) / len(samples))
-        self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | {"iteration": iteration})
+        stats = {"samples": len(kept_samples), "abstained": len(samples) - len(kept_samples),
+                 "reward_mean": sum(raw) / len(raw), "pairs": len(pairs), "ties_dropped": ties,
+                 "response_tokens_mean": sum(len(s.response_token_ids) for s in samples) / len(samples)}
+        if cfg.algorithm.pairwise and not pairs:
+            log.warning("step %d: every prompt's samples tied; no pair to learn from", global_step)
+            return None, stats
+        return LearnerBatch(kept_samples, reference, values, pairs, mismatched, mismatched_reference), stats
+
+    def _learn(self, batch: LearnerBatch, push: bool = True) -> dict[str, float]:
+        """One optimizer step; then (online mode) the new weights go to the generator, checked if configured."""
+        with self.timer.phase("learn"):
+            stats = ray.get(self.actors.learner.train_step.remote(batch))
+        self.updates += 1
+        if push:
+            with self.timer.phase("sync"):
+                self._push_weights()
+                if self.cfg.train.verify_sync:
+                    stats["sync_max_logprob_diff"] = self._verify_sync(batch.samples[:4])
+        stats["policy_version"] = self.policy_version
         return stats
 
-    def _push_weights(self, global_step: int) -> None:
+    def _learn_iteration(self, collected: list[LearnerBatch], iteration: int) -> None:
+        """Iterative mode: train on the whole iteration's data for train.iterative_epochs, then push once."""
+        for epoch in range(1, self.cfg.train.iterative_epochs + 1):
+            for batch in tqdm(collected, desc=f"iteration {iteration} epoch {epoch}", unit="update"):
+                stats = self._learn(batch, push=False)
+                self.metrics.log(self.updates, {f"learn/{k}": v for k, v in stats.items()} | {"iteration": iteration})
+                if self._too_many_nonfinite(stats):
+                    return
+        with self.timer.phase("sync"):
+            self._push_weights()
+
+    def _too_many_nonfinite(self, stats: dict[str, float]) -> bool:
+        if "nonfinite_microbatches" not in stats:  # no update this step
+            return False
+        self.nonfinite_updates = self.nonfinite_updates + 1 if stats["nonfinite_microbatches"] else 0
+        return self.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates
+
+    def _log_step(self, global_step: int, iteration: int, stats: dict[str, float]) -> None:
+        self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | {"iteration": iteration})
+
+    def _push_weights(self) -> None:
         """Export once; the generator always takes the new weights, the reference when its schedule says."""
         self.policy_version += 1
         train, reference = self.cfg.train, self.actors.reference
@@ -179,7 +208,7 @@ class OnlineLoop:
         calls = [self.actors.rollout.load_weights.remote(weights, self.policy_version)]
         if train.reference_refresh == "ema":
             calls.append(reference.load_weights.remote(weights, self.policy_version, train.reference_ema_rate))
-        elif train.reference_refresh == "every_k_steps" and global_step % train.reference_refresh_steps == 0:
+        elif train.reference_refresh == "every_k_steps" and self.updates % train.reference_refresh_steps == 0:
             calls.append(reference.load_weights.remote(weights, self.policy_version))
         ray.get(calls)
 
