@@ -65,8 +65,15 @@ class RolloutConfig:
 
 @dataclass
 class RewardConfig:
-    kind: Literal["letter_share"] = "letter_share"
-    target_letter: str = "o"
+    kind: Literal["letter_share", "function", "regex", "length", "remote"] = "letter_share"
+    target_letter: str = "o"  # letter_share: the toy task's letter
+    function: str = ""  # function: "package.module:function" or "path/to/file.py:function", f(prompt, response)
+    concurrency: int = 8  # function: calls at once
+    pattern: str = ""  # regex: 1.0 when the response matches
+    target_words: int = 0  # length: 1.0 at exactly this many words
+    url: str = ""  # remote: the endpoint (see rewards/remote.py for the JSON it exchanges)
+    timeout_s: float = 30.0  # remote: per request
+    retries: int = 2  # remote: further attempts before the run stops with an error
     # How raw rewards become UNA score targets in [0, 1] (ALGORITHMS.md: per-prompt min-max learned fastest).
     normalization: Literal["raw", "batch_sigmoid", "prompt_minmax"] = "prompt_minmax"
 

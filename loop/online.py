@@ -1,11 +1,13 @@
-"""The online UNA loop: generate, score, reference log-probs, learn, push weights; evaluate per iteration.
+"""The loop: generate, score, reference log-probs, learn, push weights; evaluate and check per iteration.
 
 One step, top to bottom (every call below is a typed method on a Ray actor):
   samples   = rollout.generate(prompts)              vLLM, with behaviour log-probs
   feedback  = oracle.score(samples)                  one score per sample, or an abstention
+  values, pairs = learning_signal(...)               score targets, labels, pairs or advantages
   ref       = reference.score(samples)               log-probs under the reference policy
-  stats     = learner.train_step(samples, ref, targets)   DeepSpeed, UNA score loss
+  stats     = learner.train_step(LearnerBatch(samples, ref, values, pairs))   DeepSpeed
   rollout.load_weights(learner.export_weights())     the generator now samples from the new policy
+Online mode learns and pushes every step; iterative mode collects the iteration, then learns and pushes.
 """
 
 from __future__ import annotations

@@ -7,8 +7,20 @@ from rewards.base import RewardSource
 
 
 def build_reward_source(cfg: RewardConfig) -> RewardSource:
+    from rewards.function import FunctionReward, length_rule, load_function, regex_rule
+
     if cfg.kind == "letter_share":
         from rewards.letter_share import LetterShareReward
 
         return LetterShareReward(cfg.target_letter)
+    if cfg.kind == "function":
+        return FunctionReward(load_function(cfg.function), cfg.function, cfg.concurrency)
+    if cfg.kind == "regex":
+        return FunctionReward(regex_rule(cfg.pattern), f"regex[{cfg.pattern}]", cfg.concurrency)
+    if cfg.kind == "length":
+        return FunctionReward(length_rule(cfg.target_words), f"length[{cfg.target_words}]", cfg.concurrency)
+    if cfg.kind == "remote":
+        from rewards.remote import RemoteReward
+
+        return RemoteReward(cfg.url, cfg.timeout_s, cfg.retries)
     raise ValueError(f"reward.kind {cfg.kind!r} is not known")

@@ -1,0 +1,75 @@
+"""Rewards from a user's Python function, and the built-in rules (regular expression, length).
+
+A reward function takes (prompt, response) texts, the prompt as the policy saw it (chat template
+applied), and returns a float, or None to abstain. It is named in the config as `package.module:function`
+or `path/to/file.py:function`, and called concurrently from a thread pool.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from core.records import Feedback, Sample
+
+RewardFn = Callable[[str, str], "float | None"]
+
+
+def load_function(spec: str) -> RewardFn:
+    target, sep, name = spec.rpartition(":")
+    if not sep or not target or not name:
+        raise ValueError(f"reward.function {spec!r} must look like package.module:function or path/to/file.py:function")
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.is_file():
+            raise ValueError(f"reward.function: file {target} does not exist")
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise ValueError(f"reward.function: {target} has no function named {name!r}")
+    return function
+
+
+class FunctionReward:
+    """Calls fn(prompt, response) per sample. None, a non-number, NaN or an exception is an abstention,
+    kept with the reason in Feedback.raw, never a made-up score."""
+
+    def __init__(self, function: RewardFn, name: str, concurrency: int = 8):
+        self.function, self.name, self.concurrency = function, name, concurrency
+
+    def score(self, samples: list[Sample]) -> list[Feedback]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(self._one, samples))
+
+    def _one(self, sample: Sample) -> Feedback:
+        try:
+            value = self.function(sample.prompt_text, sample.response_text)
+        except Exception as err:  # a failure on one sample is that sample's abstention
+            return Feedback(sample.sample_id, "score", None, self.name, raw=f"raised {type(err).__name__}: {err}")
+        if value is None:
+            return Feedback(sample.sample_id, "score", None, self.name, raw="returned None")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return Feedback(sample.sample_id, "score", None, self.name, raw=f"returned {value!r}, not a finite number")
+        return Feedback(sample.sample_id, "score", float(value), self.name)
+
+
+def regex_rule(pattern: str) -> RewardFn:
+    """1.0 when the response contains a match of the pattern (re.search), else 0.0."""
+    compiled = re.compile(pattern)
+    return lambda prompt, response: 1.0 if compiled.search(response) else 0.0
+
+
+def length_rule(target_words: int) -> RewardFn:
+    """1 - |words - target| / target, floored at 0: 1.0 at exactly the target length."""
+    if target_words <= 0:
+        raise ValueError("reward.target_words must be positive for reward.kind length")
+    return lambda prompt, response: max(0.0, 1 - abs(len(response.split()) - target_words) / target_words)

@@ -1,0 +1,52 @@
+import pytest
+
+from core.config import RewardConfig
+from core.records import Sample
+from rewards import build_reward_source
+from rewards.function import FunctionReward, length_rule, load_function, regex_rule
+
+
+def _samples(texts):
+    return [Sample(f"s{i}", "p", "<|user|>q</s><|assistant|>", [1], [2], t, [0.0], "stop", 0, 0, 0)
+            for i, t in enumerate(texts)]
+
+
+def test_function_from_a_file_scores_abstains_and_keeps_order(tmp_path):
+    (tmp_path / "my_reward.py").write_text(
+        "import math\n"
+        "def score(prompt, response):\n"
+        "    if response == 'skip': return None\n"
+        "    if response == 'boom': raise ValueError('cannot judge')\n"
+        "    if response == 'nan': return math.nan\n"
+        "    return len(response) + (0.5 if prompt.startswith('<|user|>') else 0)\n"
+    )
+    source = build_reward_source(RewardConfig(kind="function", function=f"{tmp_path}/my_reward.py:score", concurrency=3))
+    feedback = source.score(_samples(["a", "skip", "abc", "boom", "nan", "ab"]))
+    assert [f.sample_id for f in feedback] == [f"s{i}" for i in range(6)]
+    assert [f.value for f in feedback] == [1.5, None, 3.5, None, None, 2.5]
+    assert feedback[1].raw == "returned None"
+    assert feedback[3].raw == "raised ValueError: cannot judge"
+    assert "not a finite number" in feedback[4].raw
+
+
+def test_function_from_a_module():
+    fn = load_function("rewards.letter_share:letter_share")
+    assert fn("foo", "o") == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_colon", "must look like"),
+    ("missing/file.py:f", "does not exist"),
+    ("rewards.letter_share:nope", "has no function named 'nope'"),
+])
+def test_bad_function_specs(spec, message):
+    with pytest.raises(ValueError, match=message):
+        load_function(spec)
+
+
+def test_regex_and_length_rules():
+    assert [regex_rule(r"\bcat\b")("", t) for t in ("a cat here", "concatenate")] == [1.0, 0.0]
+    rule = length_rule(4)
+    assert [rule("", t) for t in ("a b c d", "a b", "a b c d e f g h i")] == [1.0, 0.5, 0.0]
+    feedback = FunctionReward(rule, "length[4]").score(_samples(["one two three four"]))
+    assert feedback[0].value == 1.0 and feedback[0].source == "length[4]"
