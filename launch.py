@@ -69,6 +69,8 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
 
 
 def _model_path(cfg: RunConfig) -> str:
+    if cfg.reward.kind == "reward_model":
+        cfg.reward.model_path = _reward_model_path(cfg)
     if cfg.model.path:
         if not (Path(cfg.model.path) / "config.json").is_file():
             raise ConfigError(f"model.path {cfg.model.path} is not a Hugging Face model folder (no config.json)")
@@ -79,6 +81,17 @@ def _model_path(cfg: RunConfig) -> str:
         return str(build_tiny_model(cfg.model.tiny))
     except ValueError as err:
         raise ConfigError(str(err)) from err
+
+
+def _reward_model_path(cfg: RunConfig) -> str:
+    if cfg.reward.model_path:
+        if not (Path(cfg.reward.model_path) / "config.json").is_file():
+            raise ConfigError(f"reward.model_path {cfg.reward.model_path} is not a Hugging Face model folder (no config.json)")
+        return cfg.reward.model_path
+    from models.tiny_reward import build_tiny_reward_model
+
+    log.info("building the tiny reward model (once; cached under %s)", cfg.model.tiny.cache_dir)
+    return str(build_tiny_reward_model(cfg.model.tiny))
 
 
 def _load_prompts(cfg: RunConfig, model_path: str):

@@ -51,6 +51,7 @@ class RolloutEngine(ReportsMemory):
                     policy_version=self.policy_version,
                     iteration=iteration,
                     step=step,
+                    prompt_messages=prompt.messages,
                 ))
         return samples
 

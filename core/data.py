@@ -123,9 +123,14 @@ def _to_prompts(rows: list[dict], cfg: DataConfig, tokenizer, split: str, skippe
         if len(token_ids) > cfg.max_prompt_tokens:
             skipped[f"longer than data.max_prompt_tokens={cfg.max_prompt_tokens}"] += 1
             continue
-        source_text = row[cfg.prompt_field] if isinstance(row[cfg.prompt_field], str) else ""
-        prompts.append(Prompt(f"{split}-{index}", text, token_ids, source_text))
+        prompts.append(Prompt(f"{split}-{index}", text, token_ids, _messages(row[cfg.prompt_field])))
     return prompts
+
+
+def _messages(value: str | list[dict]) -> list[dict[str, str]]:
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    return [{"role": str(m.get("role", "user")), "content": str(m["content"])} for m in value]
 
 
 def _render(value: Any, tokenizer) -> str | None:

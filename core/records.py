@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -11,7 +11,7 @@ class Prompt:
     prompt_id: str
     text: str  # what the policy sees, chat template already applied
     token_ids: list[int]
-    source_text: str = ""  # the user's text before templating (what a rule-based reward may look at)
+    messages: list[dict[str, str]] = field(default_factory=list)  # the conversation before templating
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Sample:
     policy_version: int  # number of weight pushes the generator had received
     iteration: int
     step: int
+    prompt_messages: list[dict[str, str]] = field(default_factory=list)  # for judges with their own chat template
 
 
 @dataclass

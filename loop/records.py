@@ -18,6 +18,7 @@ SCHEMA = pa.schema([
     ("step", pa.int64()), ("reward", pa.float64()), ("reward_source", pa.string()),
     ("feedback_kind", pa.string()), ("feedback_raw", pa.string()), ("target", pa.float64()),
     ("reference_logprobs", pa.list_(pa.float64())),
+    ("prompt_messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
 ])
 
 

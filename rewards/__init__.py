@@ -13,6 +13,12 @@ def build_reward_source(cfg: RewardConfig) -> RewardSource:
         from rewards.letter_share import LetterShareReward
 
         return LetterShareReward(cfg.target_letter)
+    if cfg.kind == "reward_model":
+        from rewards.reward_model import RewardModelSource
+
+        if not cfg.model_path:
+            raise ValueError("reward.model_path is empty: launch.py builds the tiny reward model into it")
+        return RewardModelSource(cfg.model_path, cfg.batch_size)
     if cfg.kind == "function":
         return FunctionReward(load_function(cfg.function), cfg.function, cfg.concurrency)
     if cfg.kind == "regex":

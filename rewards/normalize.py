@@ -7,11 +7,14 @@ from collections import defaultdict
 
 
 def score_targets(raw: list[float], prompt_ids: list[str], method: str) -> list[float]:
-    """raw: scores as given (the paper's form, expected in [0, 1]); batch_sigmoid: sigmoid of the
+    """raw: scores as given (the paper's form, expected in [0, 1]); sigmoid: of the raw score (a reward
+    model's logit); batch_sigmoid: sigmoid of the
     batch z-score; prompt_minmax: (s - min) / (max - min) among the samples of the same prompt,
     0.5 where all of a prompt's samples score the same."""
     if method == "raw":
         out = [min(1.0, max(0.0, s)) for s in raw]
+    elif method == "sigmoid":  # a reward model's logit
+        out = [1 / (1 + math.exp(-s)) for s in raw]
     elif method == "batch_sigmoid":
         mean = sum(raw) / len(raw)
         std = math.sqrt(sum((s - mean) ** 2 for s in raw) / len(raw))
@@ -26,5 +29,5 @@ def score_targets(raw: list[float], prompt_ids: list[str], method: str) -> list[
             lo, hi = bounds[pid]
             out.append((s - lo) / (hi - lo) if hi > lo else 0.5)
     else:
-        raise ValueError(f"reward.normalization {method!r} is not one of raw, batch_sigmoid, prompt_minmax")
+        raise ValueError(f"reward.normalization {method!r} is not one of raw, sigmoid, batch_sigmoid, prompt_minmax")
     return out

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow
 
 # preset -> a metric only that algorithm's learner reports
 PRESETS = {
+    "reward_model": "train/implicit_score",
     "una_binary": "train/implicit_score",
     "una_pairwise": "train/pair_accuracy",
     "dpo": "train/reward_margin",
@@ -31,7 +32,12 @@ def test_preset_runs_and_updates(preset, tmp_path, tiny_config):
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["config"]["algorithm"]["name"] == preset.split("_")[0]
+    if preset == "reward_model":  # UNA scored by the locally built tiny reward model
+        assert summary["config"]["reward"]["model_path"].split("/")[-1].startswith("reward-")
+        records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+        assert all(r["train/abstained"] == 0 for r in records if "train/abstained" in r)
+    else:
+        assert summary["config"]["algorithm"]["name"] == preset.split("_")[0]
     steps = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     train = [row for row in steps if "train/reward_mean" in row]
     assert len(train) == STEPS

@@ -14,6 +14,7 @@ def test_toy_prompts_are_templated_and_eval_is_held_out(tokenizer):
     assert first.text.startswith("<|user|>write about ") and first.text.endswith("</s><|assistant|>")
     assert first.token_ids == tokenizer(first.text, add_special_tokens=False)["input_ids"]
     assert len({p.prompt_id for p in sets.train + sets.eval}) == 48
+    assert first.messages == [{"role": "user", "content": first.text[len("<|user|>"):-len("</s><|assistant|>")]}]
 
 
 def _write_jsonl(path, rows):
