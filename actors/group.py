@@ -34,13 +34,16 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     """Create every actor, then wait until all have loaded their models (or fail naming the one that did not)."""
     samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
     max_model_len = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens
+    if cfg.reward.kind == "self_judge":  # the same engine reads the (longer) judge prompts
+        max_model_len = max(max_model_len, cfg.reward.judge_max_tokens)
     reference = as_actor(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size)
+    rollout = as_actor(RolloutEngine).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed)
     actors = Actors(
-        rollout=as_actor(RolloutEngine).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed),
+        rollout=rollout,
         reference=reference,
         initial=reference if cfg.train.reference_refresh == "never"
         else as_actor(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size),
-        oracle=as_actor(Oracle).remote(cfg.reward),
+        oracle=as_actor(Oracle).remote(cfg.reward, rollout if cfg.reward.kind == "self_judge" else None, model_path),
         learner=as_actor(PolicyLearner).remote(model_path, cfg.learner, cfg.algorithm, samples_per_step,
                                              cfg.train.seed),
     )

@@ -9,8 +9,8 @@ from rewards import build_reward_source
 
 
 class Oracle(ReportsMemory):
-    def __init__(self, cfg: RewardConfig):
-        self.source = build_reward_source(cfg)
+    def __init__(self, cfg: RewardConfig, policy_engine=None, policy_path: str = ""):
+        self.source = build_reward_source(cfg, policy_engine, policy_path)
 
     def score(self, samples: list[Sample]) -> list[Feedback]:
         feedback = self.source.score(samples)

@@ -60,6 +60,16 @@ class RolloutEngine(ReportsMemory):
         self.llm.reset_prefix_cache()  # cached KV blocks were computed by the old weights
         self.policy_version = version
 
+    def next_token_logprobs(self, prefixes: list[list[int]], candidates: list[int]) -> list[list[float]]:
+        """For each prefix, the log-prob of each candidate token coming next (a judge's score digits)."""
+        from vllm import SamplingParams
+
+        requests = [{"prompt_token_ids": prefix + [c]} for prefix in prefixes for c in candidates]
+        outputs = self.llm.generate(requests, SamplingParams(max_tokens=1, prompt_logprobs=0), use_tqdm=False)
+        flat = [out.prompt_logprobs[-1][req["prompt_token_ids"][-1]].logprob for req, out in zip(requests, outputs)]
+        k = len(candidates)
+        return [flat[i : i + k] for i in range(0, len(flat), k)]
+
     def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
         """The engine's log-probs of each sample's response tokens (to check a weight push)."""
         from vllm import SamplingParams

@@ -65,7 +65,7 @@ class RolloutConfig:
 
 @dataclass
 class RewardConfig:
-    kind: Literal["letter_share", "reward_model", "function", "regex", "length", "remote"] = "letter_share"
+    kind: Literal["letter_share", "reward_model", "self_judge", "function", "regex", "length", "remote"] = "letter_share"
     target_letter: str = "o"  # letter_share: the toy task's letter
     function: str = ""  # function: "package.module:function" or "path/to/file.py:function", f(prompt, response)
     concurrency: int = 8  # function: calls at once
@@ -76,6 +76,8 @@ class RewardConfig:
     retries: int = 2  # remote: further attempts before the run stops with an error
     model_path: str = ""  # reward_model: a sequence-classification folder; empty builds the tiny reward model
     batch_size: int = 16  # reward_model
+    judge_template: str = ""  # self_judge: with {question} and {response}; empty: rewards/judge.py's rubric
+    judge_max_tokens: int = 224  # self_judge: longest judge prompt; the policy's engine is sized for it
     # How raw rewards become UNA score targets in [0, 1] (ALGORITHMS.md: per-prompt min-max learned fastest).
     normalization: Literal["raw", "sigmoid", "batch_sigmoid", "prompt_minmax"] = "prompt_minmax"
 
