@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config, args.overrides)
+        if cfg.reward.kind == "reward_model":
+            cfg.reward.model_path = _reward_model_path(cfg)  # resolved, so summary.json names the model used
         model_path = _model_path(cfg)
         prompts = _load_prompts(cfg, model_path)
     except (ConfigError, DataError) as err:
@@ -69,8 +71,6 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
 
 
 def _model_path(cfg: RunConfig) -> str:
-    if cfg.reward.kind == "reward_model":
-        cfg.reward.model_path = _reward_model_path(cfg)
     if cfg.model.path:
         if not (Path(cfg.model.path) / "config.json").is_file():
             raise ConfigError(f"model.path {cfg.model.path} is not a Hugging Face model folder (no config.json)")
