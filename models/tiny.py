@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from core.config import TinyModelConfig
@@ -33,17 +34,26 @@ FORMAT_VERSION = 1  # bump when the files this module writes change
 
 def build_tiny_model(cfg: TinyModelConfig) -> Path:
     """Return the folder of the tiny model for this config, building it once."""
-    root = Path(os.path.expanduser(cfg.cache_dir))
-    folder = root / f"llama-{_config_digest(cfg)}"
-    if (folder / "config.json").is_file():
-        return folder
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
-    try:
+    folder = Path(os.path.expanduser(cfg.cache_dir)) / f"llama-{_config_digest(cfg)}"
+
+    def write(staging: Path) -> None:
         tokenizer = train_tokenizer(cfg.vocab_size, cfg.seed)
         tokenizer.save_pretrained(staging)
         _random_model(cfg, tokenizer).save_pretrained(staging, safe_serialization=True)
-        os.replace(staging, folder)  # atomic: a concurrent builder's identical result may already be there
+
+    return build_once(folder, write)
+
+
+def build_once(folder: Path, write: Callable[[Path], None]) -> Path:
+    """Write a model folder once: into a temporary folder beside it, then an atomic rename, so a reader
+    never sees half a model (a concurrent builder's identical result may already be there)."""
+    if (folder / "config.json").is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=folder.parent))
+    try:
+        write(staging)
+        os.replace(staging, folder)
     except OSError:
         if not (folder / "config.json").is_file():
             raise

@@ -10,38 +10,28 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from core.config import TinyModelConfig
-from models.tiny import WORDS, _config_digest, train_tokenizer
+from models.tiny import WORDS, _config_digest, build_once, train_tokenizer
 from rewards.letter_share import letter_share
 
 TRAIN_STEPS = 300
 
 
 def build_tiny_reward_model(cfg: TinyModelConfig) -> Path:
-    root = Path(os.path.expanduser(cfg.cache_dir))
-    folder = root / f"reward-{_config_digest(dataclasses.replace(cfg, seed=cfg.seed + 1000))}-{TRAIN_STEPS}"
-    if (folder / "config.json").is_file():
-        return folder
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
-    try:
+    digest = _config_digest(dataclasses.replace(cfg, seed=cfg.seed + 1000))
+    folder = Path(os.path.expanduser(cfg.cache_dir)) / f"reward-{digest}-{TRAIN_STEPS}"
+
+    def write(staging: Path) -> None:
         tokenizer = train_tokenizer(cfg.vocab_size - 24, cfg.seed + 1000)
         model = _train(_model(cfg, tokenizer), tokenizer, cfg.seed)
         tokenizer.save_pretrained(staging)
         model.save_pretrained(staging, safe_serialization=True)
-        os.replace(staging, folder)
-    except OSError:
-        if not (folder / "config.json").is_file():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+
+    return build_once(folder, write)
 
 
 def synthetic_conversation(rng: random.Random, tokenizer) -> tuple[str, float]:
