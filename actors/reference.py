@@ -6,8 +6,7 @@ import torch
 
 from core.memory import ReportsMemory
 from core.records import Sample
-from learner.batch import collate, unpad_response
-from learner.logprobs import token_logprobs
+from learner.logprobs import response_logprobs
 from learner.weights import deserialize_state_dict
 
 
@@ -20,13 +19,8 @@ class ReferenceScorer(ReportsMemory):
         self.micro_batch_size = micro_batch_size
         self.version = 0
 
-    @torch.no_grad()
     def score(self, samples: list[Sample]) -> list[list[float]]:
-        rows: list[list[float]] = []
-        for start in range(0, len(samples), self.micro_batch_size):
-            batch = collate(samples[start : start + self.micro_batch_size], self.pad_token_id)
-            rows += unpad_response(token_logprobs(self.model, batch), batch)
-        return rows
+        return response_logprobs(self.model, samples, self.pad_token_id, self.micro_batch_size)
 
     @torch.no_grad()
     def load_weights(self, data: bytes, version: int, ema_rate: float | None = None) -> None:

@@ -12,9 +12,8 @@ import torch
 from core.config import AlgorithmConfig, LearnerConfig
 from core.memory import ReportsMemory
 from core.records import Sample
-from learner.batch import collate, unpad_response
 from learner.critic import build_critic_engine
-from learner.logprobs import token_logprobs
+from learner.logprobs import response_logprobs, token_logprobs
 from learner.objectives import LearnerBatch, build_objective, make_micro_batch, zero_loss
 from learner.ppo import PPOTrainer
 from learner.weights import serialize_state_dict
@@ -104,12 +103,10 @@ class PolicyLearner(ReportsMemory):
             **{key: sum(values) / len(values) for key, values in stats.items()},
         }
 
-    @torch.no_grad()
     def sequence_logprobs(self, samples: list[Sample]) -> list[list[float]]:
         """The current policy's log-probs of each sample's response tokens."""
         self.engine.eval()
-        batch = collate(samples, self.pad_token_id)
-        return unpad_response(token_logprobs(self.engine.module, batch), batch)
+        return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size)
 
     def export_weights(self) -> bytes:
         """The full weights as safetensors bytes (gathered first under ZeRO-3)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from learner.batch import TokenBatch
+from core.records import Sample
+from learner.batch import TokenBatch, collate, unpad_response
 
 
 def token_logprobs(model, batch: TokenBatch) -> torch.Tensor:
@@ -15,3 +16,13 @@ def token_logprobs(model, batch: TokenBatch) -> torch.Tensor:
     # log_softmax then gather; logsumexp form avoids materialising the full log-softmax twice
     picked = torch.gather(logits, -1, targets.unsqueeze(-1)).squeeze(-1)
     return picked - torch.logsumexp(logits, dim=-1)
+
+
+@torch.no_grad()
+def response_logprobs(model, samples: list[Sample], pad_token_id: int, micro_batch_size: int) -> list[list[float]]:
+    """Per sample, the log-probs of its response tokens, computed micro-batch by micro-batch."""
+    rows: list[list[float]] = []
+    for start in range(0, len(samples), micro_batch_size):
+        batch = collate(samples[start : start + micro_batch_size], pad_token_id)
+        rows += unpad_response(token_logprobs(model, batch), batch)
+    return rows

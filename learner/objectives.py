@@ -160,15 +160,12 @@ class Pairwise:
         return loss, {"reward_margin": (cfg.beta * (margin[c] - margin[r])).mean().item(), "pair_accuracy": accuracy}
 
 
-class GroupPolicyGradient:
+class GroupPolicyGradient(SequenceObjective):
     """GRPO / RLOO: clipped policy gradient on group advantages (values), importance-weighted against the
     generator's log-probs, plus kl_coef * k3 KL to the reference; normalised by the step's token count."""
 
     def __init__(self, kl_coef: float, clip_eps: float):
         self.kl_coef, self.clip_eps = kl_coef, clip_eps
-
-    def units(self, batch: LearnerBatch) -> list[list[int]]:
-        return [[i] for i in range(len(batch.samples))]
 
     def normaliser(self, batch: LearnerBatch) -> int:
         return max(1, sum(len(s.response_token_ids) for s in batch.samples))

@@ -12,9 +12,9 @@ The result is a `datasets` folder (datasets.load_from_disk, or data.source in a 
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from pathlib import Path
 
+from rewards.normalize import group_indices
 from rewards.signals import best_vs_worst_pairs
 
 
@@ -29,20 +29,22 @@ def load_train_records(run_dir: Path) -> list[dict]:
 
 
 def preference_pairs(rows: list[dict]) -> list[dict]:
-    keys = [f"{r['iteration']}/{r['step']}/{r['prompt_id']}" for r in rows]
-    pairs, _ = best_vs_worst_pairs(keys, [r["reward"] for r in rows])
+    pairs, _ = best_vs_worst_pairs(_group_keys(rows), [r["reward"] for r in rows])
     return [{"prompt": rows[c]["prompt_text"], "chosen": rows[c]["response_text"], "rejected": rows[r]["response_text"],
              "score_chosen": rows[c]["reward"], "score_rejected": rows[r]["reward"], "iteration": rows[c]["iteration"]}
             for c, r in pairs]
 
 
+def _group_keys(rows: list[dict]) -> list[str]:
+    return [f"{r['iteration']}/{r['step']}/{r['prompt_id']}" for r in rows]
+
+
 def binary_examples(rows: list[dict], threshold: float | None) -> list[dict]:
-    groups: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
-        groups[f"{r['iteration']}/{r['step']}/{r['prompt_id']}"].append(r["reward"])
+    keys = _group_keys(rows)
+    groups = group_indices(keys)
     out = []
-    for r in rows:
-        rewards = groups[f"{r['iteration']}/{r['step']}/{r['prompt_id']}"]
+    for r, key in zip(rows, keys):
+        rewards = [rows[i]["reward"] for i in groups[key]]
         cut = threshold if threshold is not None else sum(rewards) / len(rewards)
         out.append({"prompt": r["prompt_text"], "completion": r["response_text"], "label": r["reward"] >= cut,
                     "score": r["reward"], "iteration": r["iteration"]})

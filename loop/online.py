@@ -74,6 +74,7 @@ class OnlineLoop:
         self.nonfinite_updates = 0
         self.rows: list[IterationRow] = []
         self.previous_eval: Evaluation | None = None
+        self.latest_weights: ray.ObjectRef | None = None  # the last exported weights, reused by the reference
         self.checkpoints: list[str] = []
         self.stop = ("not_started", "")
 
@@ -207,6 +208,7 @@ class OnlineLoop:
         self.policy_version += 1
         train, reference = self.cfg.train, self.actors.reference
         weights = self.actors.learner.export_weights.remote()  # one object, fetched by each receiver
+        self.latest_weights = weights
         calls = [self.actors.rollout.load_weights.remote(weights, self.policy_version)]
         if train.reference_refresh == "ema":
             calls.append(reference.load_weights.remote(weights, self.policy_version, train.reference_ema_rate))
@@ -227,7 +229,8 @@ class OnlineLoop:
     def _refresh_reference(self) -> None:
         if self.cfg.train.reference_refresh == "every_iteration":
             with self.timer.phase("sync"):
-                weights = self.actors.learner.export_weights.remote()
+                # the learner has not changed since the last push (every iteration's updates end with one)
+                weights = self.latest_weights or self.actors.learner.export_weights.remote()
                 ray.get(self.actors.reference.load_weights.remote(weights, self.policy_version))
 
     def _checkpoint(self, iteration: int) -> str:

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+
+
+def group_indices(keys: list[str]) -> dict[str, list[int]]:
+    """Positions of each key, in first-seen order: the samples of each prompt (or prompt and step)."""
+    groups: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(key, []).append(index)
+    return groups
 
 
 def score_targets(raw: list[float], prompt_ids: list[str], method: str) -> list[float]:
@@ -20,10 +27,8 @@ def score_targets(raw: list[float], prompt_ids: list[str], method: str) -> list[
         std = math.sqrt(sum((s - mean) ** 2 for s in raw) / len(raw))
         out = [1 / (1 + math.exp(-(s - mean) / (std + 1e-6))) for s in raw]
     elif method == "prompt_minmax":
-        groups: dict[str, list[float]] = defaultdict(list)
-        for pid, s in zip(prompt_ids, raw):
-            groups[pid].append(s)
-        bounds = {pid: (min(v), max(v)) for pid, v in groups.items()}
+        groups = group_indices(prompt_ids)
+        bounds = {pid: (min(raw[i] for i in idx), max(raw[i] for i in idx)) for pid, idx in groups.items()}
         out = []
         for pid, s in zip(prompt_ids, raw):
             lo, hi = bounds[pid]

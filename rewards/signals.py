@@ -5,7 +5,6 @@ Inputs are the samples the oracle did not abstain on and their raw rewards, in t
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
 
 import torch
@@ -13,13 +12,7 @@ import torch
 from core.config import AlgorithmConfig
 from core.records import Sample
 from learner.policy_gradient import grpo_advantages, rloo_advantages
-
-
-def group_by_prompt(samples: list[Sample]) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = defaultdict(list)
-    for index, sample in enumerate(samples):
-        groups[sample.prompt_id].append(index)
-    return dict(groups)
+from rewards.normalize import group_indices
 
 
 def binary_labels(rewards: list[float], threshold: float) -> list[float]:
@@ -30,11 +23,8 @@ def binary_labels(rewards: list[float], threshold: float) -> list[float]:
 def best_vs_worst_pairs(group_keys: list[str], rewards: list[float]) -> tuple[list[tuple[int, int]], int]:
     """Per group (a prompt's samples), the highest-rewarded sample against the lowest, as (chosen, rejected)
     indices. A group whose samples all tie, or that has one sample, gives no pair; returns (pairs, dropped)."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for index, key in enumerate(group_keys):
-        groups[key].append(index)
     pairs, dropped = [], 0
-    for indices in groups.values():
+    for indices in group_indices(group_keys).values():
         best = max(indices, key=lambda i: rewards[i])
         worst = min(indices, key=lambda i: rewards[i])
         if rewards[best] > rewards[worst]:
@@ -48,7 +38,7 @@ def group_advantages(samples: list[Sample], rewards: list[float], baseline: str)
     """GRPO ((r - mean) / (std + 1e-4)) or RLOO (r - mean of the others) within each prompt's samples.
     A prompt with one surviving sample has no baseline and gets advantage 0 (it teaches nothing)."""
     advantages = [0.0] * len(samples)
-    for indices in group_by_prompt(samples).values():
+    for indices in group_indices([s.prompt_id for s in samples]).values():
         if len(indices) < 2:
             continue
         group = torch.tensor([[rewards[i] for i in indices]], dtype=torch.float64)

@@ -1,3 +1,5 @@
+import math
+
 from core.config import StoppingConfig
 from loop.stopping import Evaluated, kl_budget, plateau, should_stop
 
@@ -43,7 +45,7 @@ def test_win_rate_counts_ties_as_half():
     old = {"a": [0.5], "b": [0.1, 0.3], "c": [1.0]}
     # a: 0.5 vs 0.5 tie (0.5), 0.9 vs 0.5 win (1); b: 0.2 vs 0.1 win, 0.2 vs 0.3 loss; c has no new samples
     assert win_rate(new, old) == (0.5 + 1 + 1 + 0) / 4
-    assert win_rate({"a": [1.0]}, {"b": [0.0]}) != win_rate({"a": [1.0]}, {"b": [0.0]})  # NaN: nothing to compare
+    assert math.isnan(win_rate({"a": [1.0]}, {"b": [0.0]}))  # no prompt on both sides
 
 
 def test_low_win_rate_fires_below_the_threshold():
