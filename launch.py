@@ -7,6 +7,7 @@ a local Ray instance only when there is none.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from core.config import ConfigError, RunConfig, load_config
 from core.data import DataError
+from rewards.judge import load_templates
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("launch")
@@ -26,8 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config, args.overrides)
-        if cfg.reward.kind == "reward_model":
-            cfg.reward.model_path = _reward_model_path(cfg)  # resolved, so summary.json names the model used
+        if cfg.reward.kind == "reward_model":  # resolved here, so summary.json names the model used
+            cfg.reward.model_path = _reward_model_path(cfg)
+        if cfg.reward.kind == "llm_judge":
+            cfg.reward.judge.model_path = _judge_model_path(cfg)
+        if cfg.reward.kind in ("self_judge", "llm_judge"):
+            load_templates(cfg.reward.judge.templates)  # a bad template file fails before any actor starts
         model_path = _model_path(cfg)
         prompts = _load_prompts(cfg, model_path)
     except (ConfigError, DataError) as err:
@@ -92,6 +98,20 @@ def _reward_model_path(cfg: RunConfig) -> str:
 
     log.info("building the tiny reward model (once; cached under %s)", cfg.model.tiny.cache_dir)
     return str(build_tiny_reward_model(cfg.model.tiny))
+
+
+def _judge_model_path(cfg: RunConfig) -> str:
+    judge = cfg.reward.judge
+    if judge.model_path:
+        if not (Path(judge.model_path) / "config.json").is_file():
+            raise ConfigError(f"reward.judge.model_path {judge.model_path} is not a Hugging Face model folder (no config.json)")
+        return judge.model_path
+    from models.tiny import build_tiny_model
+
+    # a separate random tiny model; its context is sized for the judge's prompts and replies
+    tiny = dataclasses.replace(cfg.model.tiny, seed=judge.tiny_seed,
+                               max_positions=max(cfg.model.tiny.max_positions, judge.max_prompt_tokens + judge.max_new_tokens))
+    return str(build_tiny_model(tiny))
 
 
 def _load_prompts(cfg: RunConfig, model_path: str):

@@ -22,11 +22,14 @@ class Actors:
     initial: ray.actor.ActorHandle  # scores KL to the initial policy; the reference itself when it never moves
     oracle: ray.actor.ActorHandle
     learner: ray.actor.ActorHandle
+    judge: ray.actor.ActorHandle | None = None  # reward.kind llm_judge: the judge model's own vLLM engine
 
     def named(self) -> dict[str, ray.actor.ActorHandle]:
         unique = {"rollout": self.rollout, "reference": self.reference, "oracle": self.oracle, "learner": self.learner}
         if self.initial is not self.reference:
             unique["initial"] = self.initial
+        if self.judge is not None:
+            unique["judge"] = self.judge
         return unique
 
 
@@ -34,18 +37,26 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     """Create every actor, then wait until all have loaded their models (or fail naming the one that did not)."""
     samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
     max_model_len = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens
+    judge_len = cfg.reward.judge.max_prompt_tokens + cfg.reward.judge.max_new_tokens
     if cfg.reward.kind == "self_judge":  # the same engine reads the (longer) judge prompts
-        max_model_len = max(max_model_len, cfg.reward.judge_max_tokens)
+        max_model_len = max(max_model_len, judge_len)
     reference = as_actor(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size)
     rollout = as_actor(RolloutEngine).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed)
+    judge, judge_path = None, ""
+    if cfg.reward.kind == "llm_judge":
+        judge_path = cfg.reward.judge.model_path
+        judge = as_actor(RolloutEngine).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed)
+    elif cfg.reward.kind == "self_judge":
+        judge, judge_path = rollout, model_path
     actors = Actors(
         rollout=rollout,
         reference=reference,
         initial=reference if cfg.train.reference_refresh == "never"
         else as_actor(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size),
-        oracle=as_actor(Oracle).remote(cfg.reward, rollout if cfg.reward.kind == "self_judge" else None, model_path),
+        oracle=as_actor(Oracle).remote(cfg.reward, judge, judge_path),
         learner=as_actor(PolicyLearner).remote(model_path, cfg.learner, cfg.algorithm, samples_per_step,
                                              cfg.train.seed),
+        judge=judge if cfg.reward.kind == "llm_judge" else None,
     )
     for name, handle in actors.named().items():
         try:

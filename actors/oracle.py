@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ray
+
 from core.config import RewardConfig
 from core.memory import ReportsMemory
 from core.records import Feedback, Sample
@@ -9,11 +11,26 @@ from rewards import build_reward_source
 
 
 class Oracle(ReportsMemory):
-    def __init__(self, cfg: RewardConfig, policy_engine=None, policy_path: str = ""):
-        self.source = build_reward_source(cfg, policy_engine, policy_path)
+    def __init__(self, cfg: RewardConfig, judge_engine=None, judge_path: str = ""):
+        """judge_engine, judge_path: the vLLM actor and model of an LLM judge (the policy's own for self_judge)."""
+        engine = RemoteJudgeEngine(judge_engine) if judge_engine is not None else None
+        self.source = build_reward_source(cfg, engine, judge_path)
 
     def score(self, samples: list[Sample]) -> list[Feedback]:
         feedback = self.source.score(samples)
         if len(feedback) != len(samples):
             raise RuntimeError(f"reward source {self.source.name} answered {len(feedback)} of {len(samples)} samples")
         return feedback
+
+
+class RemoteJudgeEngine:
+    """rewards.judge.JudgeEngine over a RolloutEngine actor."""
+
+    def __init__(self, handle: ray.actor.ActorHandle):
+        self.handle = handle
+
+    def next_token_logprobs(self, prefixes, candidates):
+        return ray.get(self.handle.next_token_logprobs.remote(prefixes, candidates))
+
+    def sample_texts(self, prefixes, n, temperature, top_p, max_tokens, seeds):
+        return ray.get(self.handle.sample_texts.remote(prefixes, n, temperature, top_p, max_tokens, seeds))

@@ -52,6 +52,7 @@ class RolloutEngine(ReportsMemory):
                     iteration=iteration,
                     step=step,
                     prompt_messages=prompt.messages,
+                    answer=prompt.answer,
                 ))
         return samples
 
@@ -69,6 +70,16 @@ class RolloutEngine(ReportsMemory):
         flat = [out.prompt_logprobs[-1][req["prompt_token_ids"][-1]].logprob for req, out in zip(requests, outputs)]
         k = len(candidates)
         return [flat[i : i + k] for i in range(0, len(flat), k)]
+
+    def sample_texts(self, prefixes: list[list[int]], n: int, temperature: float, top_p: float, max_tokens: int,
+                     seeds: list[int]) -> list[list[str]]:
+        """n sampled continuations of each prefix (a judge's replies), one seed per prefix."""
+        from vllm import SamplingParams
+
+        params = [SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+                  for seed in seeds]
+        outputs = self.llm.generate([{"prompt_token_ids": p} for p in prefixes], params, use_tqdm=False)
+        return [[completion.text for completion in output.outputs] for output in outputs]
 
     def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
         """The engine's log-probs of each sample's response tokens (to check a weight push)."""

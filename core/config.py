@@ -44,6 +44,7 @@ class ModelConfig:
 class DataConfig:
     source: str = "toy"  # "toy" (made by the toy task) or a .jsonl/.parquet file or a saved `datasets` folder
     prompt_field: str = "prompt"  # plain text, or a list of chat messages rendered with the chat template
+    answer_field: str = ""  # a reference answer per prompt, for reward.kind exact_match and 3-argument functions
     train_split: str = "train"  # for a saved DatasetDict folder
     eval_split: str = ""  # held-out split name (a DatasetDict split, or a second file); empty: eval_fraction
     eval_fraction: float = 0.1
@@ -64,8 +65,27 @@ class RolloutConfig:
 
 
 @dataclass
+class JudgeConfig:
+    """An LLM judge (rewards/judge.py): the policy itself (reward.kind self_judge) or a separate model on its
+    own vLLM actor (reward.kind llm_judge, RLAIF)."""
+
+    # direct: probability-weighted mean of the score digits 0-5 after "Score:"; pointwise: sample replies and
+    # parse "Score: N" (unparsed replies abstain); pairwise: P("1") against P("2"), both orders, averaged
+    mode: Literal["direct", "pointwise", "pairwise"] = "direct"
+    model_path: str = ""  # llm_judge: a local causal-LM folder; empty builds a tiny judge (the tiny model, tiny_seed)
+    tiny_seed: int = 1
+    templates: str = ""  # a YAML file of prompt templates (see configs/judge_templates.yaml, the default)
+    samples: int = 3  # pointwise: replies sampled per response; the parsed scores are averaged
+    temperature: float = 0.7  # pointwise sampling
+    top_p: float = 0.9
+    max_new_tokens: int = 24  # pointwise: reply length
+    max_prompt_tokens: int = 224  # longer judge prompts abstain; the judge's engine is sized for this
+
+
+@dataclass
 class RewardConfig:
-    kind: Literal["letter_share", "reward_model", "self_judge", "function", "regex", "length", "remote"] = "letter_share"
+    kind: Literal["letter_share", "reward_model", "self_judge", "llm_judge", "function", "exact_match", "regex",
+                  "length", "remote"] = "letter_share"
     target_letter: str = "o"  # letter_share: the toy task's letter
     function: str = ""  # function: "package.module:function" or "path/to/file.py:function", f(prompt, response)
     concurrency: int = 8  # function: calls at once
@@ -76,8 +96,7 @@ class RewardConfig:
     retries: int = 2  # remote: further attempts before the run stops with an error
     model_path: str = ""  # reward_model: a sequence-classification folder; empty builds the tiny reward model
     batch_size: int = 16  # reward_model
-    judge_template: str = ""  # self_judge: with {question} and {response}; empty: rewards/judge.py's rubric
-    judge_max_tokens: int = 224  # self_judge: longest judge prompt; the policy's engine is sized for it
+    judge: JudgeConfig = field(default_factory=JudgeConfig)  # self_judge, llm_judge
     # How raw rewards become UNA score targets in [0, 1] (ALGORITHMS.md: per-prompt min-max learned fastest).
     normalization: Literal["raw", "sigmoid", "batch_sigmoid", "prompt_minmax"] = "prompt_minmax"
 
@@ -185,7 +204,19 @@ def load_config(path: str | None = None, overrides: list[str] = ()) -> RunConfig
         for item in overrides:
             _apply_override(data, item)
         source = "command-line override"
-    return _build(RunConfig, data, "", source)
+    cfg = _build(RunConfig, data, "", source)
+    _check_combinations(cfg, source)
+    return cfg
+
+
+def _check_combinations(cfg: RunConfig, source: str) -> None:
+    """Keys that are each valid but do not work together."""
+    if cfg.reward.kind == "exact_match" and not cfg.data.answer_field:
+        raise ConfigError(f"{source}: reward.kind exact_match compares with a reference answer; set data.answer_field "
+                          "to the data's answer column")
+    if cfg.reward.kind == "exact_match" and cfg.data.source == "toy":
+        raise ConfigError(f"{source}: reward.kind exact_match needs data with answers; the toy task has none "
+                          "(set data.source to a .jsonl/.parquet file or datasets folder)")
 
 
 def _apply_override(data: dict[str, Any], item: str) -> None:

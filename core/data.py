@@ -123,7 +123,11 @@ def _to_prompts(rows: list[dict], cfg: DataConfig, tokenizer, split: str, skippe
         if len(token_ids) > cfg.max_prompt_tokens:
             skipped[f"longer than data.max_prompt_tokens={cfg.max_prompt_tokens}"] += 1
             continue
-        prompts.append(Prompt(f"{split}-{index}", text, token_ids, _messages(row[cfg.prompt_field])))
+        answer = row.get(cfg.answer_field) if cfg.answer_field else ""
+        if cfg.answer_field and (not isinstance(answer, (str, int, float)) or isinstance(answer, bool) or answer == ""):
+            skipped[f"no answer in data.answer_field={cfg.answer_field!r}"] += 1
+            continue
+        prompts.append(Prompt(f"{split}-{index}", text, token_ids, _messages(row[cfg.prompt_field]), str(answer)))
     return prompts
 
 

@@ -12,6 +12,7 @@ class Prompt:
     text: str  # what the policy sees, chat template already applied
     token_ids: list[int]
     messages: list[dict[str, str]] = field(default_factory=list)  # the conversation before templating
+    answer: str = ""  # the reference answer (data.answer_field), for exact-match rewards
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Sample:
     iteration: int
     step: int
     prompt_messages: list[dict[str, str]] = field(default_factory=list)  # for judges with their own chat template
+    answer: str = ""  # the prompt's reference answer, if the data has one
 
 
 @dataclass

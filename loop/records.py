@@ -19,6 +19,7 @@ SCHEMA = pa.schema([
     ("feedback_kind", pa.string()), ("feedback_raw", pa.string()), ("target", pa.float64()),
     ("reference_logprobs", pa.list_(pa.float64())),
     ("prompt_messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+    ("answer", pa.string()),
 ])
 
 

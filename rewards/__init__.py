@@ -6,9 +6,10 @@ from core.config import RewardConfig
 from rewards.base import RewardSource
 
 
-def build_reward_source(cfg: RewardConfig, policy_engine=None, policy_path: str = "") -> RewardSource:
-    """policy_engine, policy_path: the rollout actor and model, for a policy that judges itself."""
-    from rewards.function import FunctionReward, length_rule, load_function, regex_rule
+def build_reward_source(cfg: RewardConfig, judge_engine=None, judge_path: str = "") -> RewardSource:
+    """judge_engine (a rewards.judge.JudgeEngine), judge_path: the LLM judge's engine and model, for
+    self_judge (the policy's own) and llm_judge (a separate judge model's)."""
+    from rewards.function import FunctionReward, exact_match_rule, length_rule, load_function, regex_rule
 
     if cfg.kind == "letter_share":
         from rewards.letter_share import LetterShareReward
@@ -20,19 +21,16 @@ def build_reward_source(cfg: RewardConfig, policy_engine=None, policy_path: str 
         if not cfg.model_path:
             raise ValueError("reward.model_path is empty: launch.py builds the tiny reward model into it")
         return RewardModelSource(cfg.model_path, cfg.batch_size)
-    if cfg.kind == "self_judge":
-        from rewards.judge import DEFAULT_TEMPLATE, SelfJudge
+    if cfg.kind in ("self_judge", "llm_judge"):
+        from rewards.judge import LLMJudge
 
-        if policy_engine is None:
-            raise ValueError("reward.kind self_judge needs the policy's rollout engine")
-        import ray
-
-        def next_token_logprobs(prefixes, candidates):
-            return ray.get(policy_engine.next_token_logprobs.remote(prefixes, candidates))
-
-        return SelfJudge(next_token_logprobs, policy_path, cfg.judge_template or DEFAULT_TEMPLATE, cfg.judge_max_tokens)
+        if judge_engine is None:
+            raise ValueError(f"reward.kind {cfg.kind} needs a judge engine (actors/group.py starts it)")
+        return LLMJudge(judge_engine, judge_path, cfg.judge, cfg.kind)
     if cfg.kind == "function":
         return FunctionReward(load_function(cfg.function), cfg.function, cfg.concurrency)
+    if cfg.kind == "exact_match":
+        return FunctionReward(exact_match_rule, "exact_match", cfg.concurrency)
     if cfg.kind == "regex":
         return FunctionReward(regex_rule(cfg.pattern), f"regex[{cfg.pattern}]", cfg.concurrency)
     if cfg.kind == "length":

@@ -1,14 +1,16 @@
 """Rewards from a user's Python function, and the built-in rules (regular expression, length).
 
 A reward function takes (prompt, response) texts, the prompt as the policy saw it (chat template
-applied), and returns a float, or None to abstain. It is named in the config as `package.module:function`
-or `path/to/file.py:function`, and called concurrently from a thread pool.
+applied), or (prompt, response, answer) with the prompt's reference answer (data.answer_field), and
+returns a float, or None to abstain. It is named in the config as `package.module:function` or
+`path/to/file.py:function`, and called concurrently from a thread pool.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import math
 import re
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from core.records import Feedback, Sample
 
-RewardFn = Callable[[str, str], "float | None"]
+RewardFn = Callable[..., "float | None"]  # (prompt, response) or (prompt, response, answer)
 
 
 def load_function(spec: str) -> RewardFn:
@@ -45,6 +47,7 @@ class FunctionReward:
 
     def __init__(self, function: RewardFn, name: str, concurrency: int = 8):
         self.function, self.name, self.concurrency = function, name, concurrency
+        self.takes_answer = _positional_count(function) >= 3
 
     def score(self, samples: list[Sample]) -> list[Feedback]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
@@ -52,7 +55,8 @@ class FunctionReward:
 
     def _one(self, sample: Sample) -> Feedback:
         try:
-            value = self.function(sample.prompt_text, sample.response_text)
+            args = (sample.prompt_text, sample.response_text) + ((sample.answer,) if self.takes_answer else ())
+            value = self.function(*args)
         except Exception as err:  # a failure on one sample is that sample's abstention
             return Feedback(sample.sample_id, "score", None, self.name, raw=f"raised {type(err).__name__}: {err}")
         if value is None:
@@ -60,6 +64,26 @@ class FunctionReward:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return Feedback(sample.sample_id, "score", None, self.name, raw=f"returned {value!r}, not a finite number")
         return Feedback(sample.sample_id, "score", float(value), self.name)
+
+
+def exact_match_rule(prompt: str, response: str, answer: str) -> float | None:
+    """1.0 when the response equals the reference answer after normalising case, spaces and a final period."""
+    if not answer:
+        return None  # abstain: nothing to compare with
+    return 1.0 if _normalized(response) == _normalized(answer) else 0.0
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip(".")
+
+
+def _positional_count(function: Callable) -> int:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: the two-argument form
+        return 2
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds for p in parameters)
 
 
 def regex_rule(pattern: str) -> RewardFn:

@@ -62,3 +62,14 @@ def test_launch_exits_2_with_the_message(args, message):
     run = subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert message in run.stderr
+
+
+def test_exact_match_needs_an_answer_field():
+    with pytest.raises(ConfigError, match="set data.answer_field"):
+        load_config(None, ["reward.kind=exact_match"])
+
+
+def test_judge_keys_are_validated():
+    assert load_config("configs/rlaif.yaml").reward.judge.mode == "pairwise"
+    with pytest.raises(ConfigError, match="'reward.judge.mode' is 'listwise'"):
+        load_config(None, ["reward.judge.mode=listwise"])

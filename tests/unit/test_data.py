@@ -74,3 +74,12 @@ def test_saved_datasets_folder_with_named_splits(tmp_path, tokenizer):
 def test_missing_source(tokenizer):
     with pytest.raises(DataError, match="data.source nowhere.jsonl does not exist"):
         load_prompts(DataConfig(source="nowhere.jsonl"), tokenizer, 0)
+
+
+def test_answers_are_carried_and_rows_without_one_are_counted(tmp_path, tokenizer):
+    rows = [{"prompt": f"what is {i} plus {i}?", "answer": str(2 * i)} for i in range(6)] + [{"prompt": "what?"}]
+    source = _write_jsonl(tmp_path / "qa.jsonl", rows)
+    sets = load_prompts(DataConfig(source=source, answer_field="answer", eval_fraction=0.3), tokenizer, 0)
+    assert dict(sets.skipped) == {"no answer in data.answer_field='answer'": 1}
+    assert {(p.messages[0]["content"], p.answer) for p in sets.train + sets.eval} == {
+        (f"what is {i} plus {i}?", str(2 * i)) for i in range(6)}

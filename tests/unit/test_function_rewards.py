@@ -50,3 +50,19 @@ def test_regex_and_length_rules():
     assert [rule("", t) for t in ("a b c d", "a b", "a b c d e f g h i")] == [1.0, 0.5, 0.0]
     feedback = FunctionReward(rule, "length[4]").score(_samples(["one two three four"]))
     assert feedback[0].value == 1.0 and feedback[0].source == "length[4]"
+
+
+def test_exact_match_compares_with_the_reference_answer():
+    samples = _samples(["Paris.", " paris ", "Lyon", "anything"])
+    for sample, answer in zip(samples, ["paris", "Paris", "Paris", ""]):
+        sample.answer = answer
+    feedback = build_reward_source(RewardConfig(kind="exact_match")).score(samples)
+    assert [fb.value for fb in feedback] == [1.0, 1.0, 0.0, None]  # no answer: an abstention, not a zero
+    assert feedback[0].source == "exact_match"
+
+
+def test_a_three_argument_function_receives_the_answer():
+    samples = _samples(["42"])
+    samples[0].answer = "42"
+    reward = FunctionReward(lambda prompt, response, answer: float(response == answer), "f")
+    assert reward.score(samples)[0].value == 1.0
