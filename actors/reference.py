@@ -7,7 +7,7 @@ import torch
 from core.memory import ReportsMemory
 from core.records import Sample
 from learner.logprobs import response_logprobs
-from learner.weights import deserialize_state_dict
+from learner.weights import deserialize_state_dict, serialize_state_dict
 
 
 class ReferenceScorer(ReportsMemory):
@@ -35,3 +35,8 @@ class ReferenceScorer(ReportsMemory):
         if unexpected or [m for m in missing if not (tied and m == "lm_head.weight")]:
             raise RuntimeError(f"reference refresh: weights do not fit the model (missing {missing}, unexpected {unexpected})")
         self.version = version
+
+    def save_weights(self, path: str) -> None:
+        """The current (refreshed) reference weights, in the bytes format load_weights takes."""
+        with open(path, "wb") as file:
+            file.write(serialize_state_dict(self.model.state_dict()))

@@ -157,6 +157,7 @@ class TrainConfig:
     reference_refresh_steps: int = 10  # k, for every_k_steps (counted in optimizer updates)
     reference_ema_rate: float = 0.05  # r, for ema (applied after every update)
     verify_sync: bool = False  # after each weight push, check the engine's log-probs match the learner's
+    keep_resume_states: int = 1  # checkpoints that keep their optimizer state for resuming (the newest ones)
 
 
 @dataclass

@@ -119,6 +119,22 @@ class PolicyLearner(ReportsMemory):
         self.engine.module.save_pretrained(folder, state_dict=self._full_state_dict(), safe_serialization=True)
         AutoTokenizer.from_pretrained(self.model_path).save_pretrained(folder)
 
+    def save_state(self, folder: str) -> None:
+        """Everything needed to continue training exactly: DeepSpeed's weights and optimizer state (and the
+        critic's, for PPO) and the random states."""
+        rng = {"torch": torch.get_rng_state(), "ppo": self.ppo.generator.get_state() if self.ppo else None}
+        self.engine.save_checkpoint(folder, tag="policy", client_state={"rng": rng})
+        if self.ppo is not None:
+            self.ppo.critic.save_checkpoint(folder, tag="critic")
+
+    def load_state(self, folder: str) -> None:
+        _, client_state = self.engine.load_checkpoint(folder, tag="policy", load_optimizer_states=True,
+                                                      load_lr_scheduler_states=True)
+        torch.set_rng_state(client_state["rng"]["torch"])
+        if self.ppo is not None:
+            self.ppo.critic.load_checkpoint(folder, tag="critic", load_optimizer_states=True)
+            self.ppo.generator.set_state(client_state["rng"]["ppo"])
+
     def _full_state_dict(self) -> dict[str, torch.Tensor]:
         module = self.engine.module
         if self.zero_stage == 3:

@@ -7,12 +7,17 @@ from pathlib import Path
 
 
 class MetricsLog:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, resume_after_step: int | None = None):
+        """resume_after_step: a resumed run's last logged step; TensorBoard drops events after it."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.path = folder / "metrics.jsonl"
         self._file = self.path.open("a")
-        self._tensorboard = SummaryWriter(str(folder / "tensorboard"))
+        purge = None if resume_after_step is None else resume_after_step + 1
+        self._tensorboard = SummaryWriter(str(folder / "tensorboard"), purge_step=purge)
+
+    def bytes_written(self) -> int:
+        return self._file.tell()
 
     def log(self, step: int, values: dict[str, float]) -> None:
         self._file.write(json.dumps({"step": step, **values}) + "\n")

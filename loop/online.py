@@ -27,9 +27,11 @@ from core.config import RunConfig
 from core.data import PromptSets
 from core.records import Prompt
 from learner.objectives import LearnerBatch
+from loop import checkpoint
 from loop.evaluate import Evaluation, evaluate, win_rate
 from loop.metrics import MetricsLog
 from loop.records import RecordWriter
+from loop.state import IterationRow, LoopState
 from loop.stopping import Evaluated, should_stop
 from loop.timing import PhaseTimer
 from rewards.normalize import score_targets
@@ -37,16 +39,6 @@ from rewards.signals import learning_signal, mismatched_samples
 
 log = logging.getLogger(__name__)
 SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
-
-
-@dataclass
-class IterationRow:
-    iteration: int
-    eval_reward: float
-    kl_to_initial: float
-    train_samples: int
-    seconds: float
-    win_rate_vs_previous: float | None = None  # by the oracle, on the held-out prompts
 
 
 @dataclass
@@ -63,19 +55,23 @@ class LoopResult:
 
 class OnlineLoop:
     def __init__(self, cfg: RunConfig, actors: Actors, prompts: PromptSets, out_dir: Path):
+        """A run folder with a checkpoint is resumed from its newest one (loop/checkpoint.py)."""
         self.cfg, self.actors, self.prompts, self.out_dir = cfg, actors, prompts, out_dir
         self.timer = PhaseTimer()
-        self.metrics = MetricsLog(out_dir)
+        self.state = LoopState()
+        self.resume_from = checkpoint.latest(out_dir)
+        resumed_step = None
+        if self.resume_from is not None:
+            self.state, records, metrics_bytes = checkpoint.read_state(self.resume_from, cfg.to_dict())
+            removed = checkpoint.discard_after(out_dir, records, metrics_bytes)
+            resumed_step = self.state.iteration * cfg.train.steps_per_iteration
+            log.info("resuming from %s (iteration %d done; %d record files written after it discarded)",
+                     self.resume_from, self.state.iteration, removed)
+        else:
+            checkpoint.discard_after(out_dir, [], 0)  # a run killed before its first checkpoint starts over
+        self.metrics = MetricsLog(out_dir, resumed_step)
         self.records = RecordWriter(out_dir / "records")
-        self.policy_version = 0
-        self.abstentions = 0
-        self.ties_dropped = 0
-        self.updates = 0
-        self.nonfinite_updates = 0
-        self.rows: list[IterationRow] = []
-        self.previous_eval: Evaluation | None = None
         self.latest_weights: ray.ObjectRef | None = None  # the last exported weights, reused by the reference
-        self.checkpoints: list[str] = []
         self.stop = ("not_started", "")
 
     def run(self) -> LoopResult:
@@ -93,19 +89,27 @@ class OnlineLoop:
         return self.result()
 
     def result(self) -> LoopResult:
-        return LoopResult(self.rows, self.stop[0], self.stop[1], self.checkpoints, self.abstentions, self.ties_dropped,
-                          self.nonfinite_updates, self.timer.totals())
+        state = self.state
+        return LoopResult(state.rows, self.stop[0], self.stop[1], state.checkpoints, state.abstentions,
+                          state.ties_dropped, state.nonfinite_updates, self.timer.totals())
 
     def _iterate(self) -> tuple[str, str]:
-        train = self.cfg.train
+        train, state = self.cfg.train, self.state
         batches = _prompt_batches(self.prompts.train, train.prompts_per_step, train.seed)
-        self.rows.append(self._evaluate(0, seconds=0.0, train_samples=0))
-        for iteration in range(1, train.iterations + 1):
+        if self.resume_from is not None:
+            self._restore(batches)
+            fired = self._check_stop(state.iteration)  # the crash may have come between a check and the stop
+            if fired:
+                return fired
+        else:
+            state.rows.append(self._evaluate(0, seconds=0.0, train_samples=0))
+        for iteration in range(state.iteration + 1, train.iterations + 1):
             started = self.timer.totals()["total"]
             samples_seen, collected = 0, []
             bar = tqdm(range(1, train.steps_per_iteration + 1), desc=f"iteration {iteration}", unit="step")
             for step in bar:
                 global_step = (iteration - 1) * train.steps_per_iteration + step
+                state.batches_drawn += 1
                 batch, stats = self._collect(next(batches), iteration, step, global_step)
                 if batch is not None and train.mode == "online":
                     stats |= self._learn(batch)
@@ -119,19 +123,26 @@ class OnlineLoop:
             bar.close()
             if collected:
                 self._learn_iteration(collected, iteration)
-            self.checkpoints.append(self._checkpoint(iteration))
             self._refresh_reference()
             seconds = self.timer.totals()["total"] - started
-            self.rows.append(self._evaluate(iteration, seconds, samples_seen))
-            if self.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates:
-                return ("non_finite_loss", f"{self.nonfinite_updates} updates in a row had a non-finite loss "
-                        f"(learner.max_nonfinite_updates={self.cfg.learner.max_nonfinite_updates})")
-            history = [Evaluated(r.iteration, r.eval_reward, r.kl_to_initial, r.win_rate_vs_previous) for r in self.rows]
-            fired = should_stop(history, self.cfg.stopping)
-            if fired and iteration < train.iterations:
-                log.info("stopping after iteration %d: %s", iteration, fired[1])
+            state.rows.append(self._evaluate(iteration, seconds, samples_seen))
+            self._checkpoint(iteration)
+            fired = self._check_stop(iteration)
+            if fired:
                 return fired
         return ("iteration_limit", f"ran all {train.iterations} iterations")
+
+    def _check_stop(self, iteration: int) -> tuple[str, str] | None:
+        state, limit = self.state, self.cfg.learner.max_nonfinite_updates
+        if state.nonfinite_updates >= limit:
+            return ("non_finite_loss", f"{state.nonfinite_updates} updates in a row had a non-finite loss "
+                    f"(learner.max_nonfinite_updates={limit})")
+        history = [Evaluated(r.iteration, r.eval_reward, r.kl_to_initial, r.win_rate_vs_previous) for r in state.rows]
+        fired = should_stop(history, self.cfg.stopping)
+        if fired and iteration < self.cfg.train.iterations:
+            log.info("stopping after iteration %d: %s", iteration, fired[1])
+            return fired
+        return None
 
     def _collect(self, prompts: list[Prompt], iteration: int, step: int, global_step: int
                  ) -> tuple[LearnerBatch | None, dict[str, float]]:
@@ -143,7 +154,7 @@ class OnlineLoop:
         with self.timer.phase("score"):
             feedback = ray.get(actors.oracle.score.remote(samples))
         kept = [(s, fb) for s, fb in zip(samples, feedback) if fb.value is not None]
-        self.abstentions += len(samples) - len(kept)
+        self.state.abstentions += len(samples) - len(kept)
         if not kept:
             log.warning("step %d: the oracle abstained on every sample; nothing to learn from", global_step)
             self.records.write(f"train-i{iteration}-s{step}", samples, feedback, [None] * len(samples))
@@ -152,7 +163,7 @@ class OnlineLoop:
         raw = [fb.value for _, fb in kept]
         targets = score_targets(raw, [s.prompt_id for s in kept_samples], cfg.reward.normalization)
         values, pairs, ties = learning_signal(cfg.algorithm, kept_samples, raw, targets)
-        self.ties_dropped += ties
+        self.state.ties_dropped += ties
         mismatched = mismatched_samples(kept_samples) if cfg.algorithm.name == "kto" else []
         with self.timer.phase("reference"):
             reference = ray.get(actors.reference.score.remote(kept_samples + mismatched))
@@ -174,13 +185,13 @@ class OnlineLoop:
         """One optimizer step; then (online mode) the new weights go to the generator, checked if configured."""
         with self.timer.phase("learn"):
             stats = ray.get(self.actors.learner.train_step.remote(batch))
-        self.updates += 1
+        self.state.updates += 1
         if push:
             with self.timer.phase("sync"):
                 self._push_weights()
                 if self.cfg.train.verify_sync:
                     stats["sync_max_logprob_diff"] = self._verify_sync(batch.samples[:4])
-        stats["policy_version"] = self.policy_version
+        stats["policy_version"] = self.state.policy_version
         return stats
 
     def _learn_iteration(self, collected: list[LearnerBatch], iteration: int) -> None:
@@ -188,7 +199,7 @@ class OnlineLoop:
         for epoch in range(1, self.cfg.train.iterative_epochs + 1):
             for batch in tqdm(collected, desc=f"iteration {iteration} epoch {epoch}", unit="update"):
                 stats = self._learn(batch, push=False)
-                self.metrics.log(self.updates, {f"learn/{k}": v for k, v in stats.items()} | {"iteration": iteration})
+                self.metrics.log(self.state.updates, {f"learn/{k}": v for k, v in stats.items()} | {"iteration": iteration})
                 if self._too_many_nonfinite(stats):
                     return
         with self.timer.phase("sync"):
@@ -197,23 +208,25 @@ class OnlineLoop:
     def _too_many_nonfinite(self, stats: dict[str, float]) -> bool:
         if "nonfinite_microbatches" not in stats:  # no update this step
             return False
-        self.nonfinite_updates = self.nonfinite_updates + 1 if stats["nonfinite_microbatches"] else 0
-        return self.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates
+        state = self.state
+        state.nonfinite_updates = state.nonfinite_updates + 1 if stats["nonfinite_microbatches"] else 0
+        return state.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates
 
     def _log_step(self, global_step: int, iteration: int, stats: dict[str, float]) -> None:
         self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | {"iteration": iteration})
 
     def _push_weights(self) -> None:
         """Export once; the generator always takes the new weights, the reference when its schedule says."""
-        self.policy_version += 1
+        state = self.state
+        state.policy_version += 1
         train, reference = self.cfg.train, self.actors.reference
         weights = self.actors.learner.export_weights.remote()  # one object, fetched by each receiver
         self.latest_weights = weights
-        calls = [self.actors.rollout.load_weights.remote(weights, self.policy_version)]
+        calls = [self.actors.rollout.load_weights.remote(weights, state.policy_version)]
         if train.reference_refresh == "ema":
-            calls.append(reference.load_weights.remote(weights, self.policy_version, train.reference_ema_rate))
-        elif train.reference_refresh == "every_k_steps" and self.updates % train.reference_refresh_steps == 0:
-            calls.append(reference.load_weights.remote(weights, self.policy_version))
+            calls.append(reference.load_weights.remote(weights, state.policy_version, train.reference_ema_rate))
+        elif train.reference_refresh == "every_k_steps" and state.updates % train.reference_refresh_steps == 0:
+            calls.append(reference.load_weights.remote(weights, state.policy_version))
         ray.get(calls)
 
     def _verify_sync(self, samples) -> float:
@@ -222,8 +235,9 @@ class OnlineLoop:
         diff = max((abs(a - b) for ea, la in zip(engine, learner) for a, b in zip(ea, la)), default=0.0)
         tolerance = SYNC_TOLERANCE[self.cfg.model.dtype]
         if diff > tolerance:
+            version = self.state.policy_version
             raise RuntimeError(f"weight sync check failed: the rollout engine's log-probs differ from the learner's "
-                               f"by up to {diff:.2e} (tolerance {tolerance:.0e}) after pushing version {self.policy_version}")
+                               f"by up to {diff:.2e} (tolerance {tolerance:.0e}) after pushing version {version}")
         return diff
 
     def _refresh_reference(self) -> None:
@@ -231,13 +245,41 @@ class OnlineLoop:
             with self.timer.phase("sync"):
                 # the learner has not changed since the last push (every iteration's updates end with one)
                 weights = self.latest_weights or self.actors.learner.export_weights.remote()
-                ray.get(self.actors.reference.load_weights.remote(weights, self.policy_version))
+                ray.get(self.actors.reference.load_weights.remote(weights, self.state.policy_version))
 
-    def _checkpoint(self, iteration: int) -> str:
-        folder = self.out_dir / "checkpoints" / f"iteration-{iteration}"
+    def _checkpoint(self, iteration: int) -> None:
+        """The policy as a Hugging Face folder, and all a resumed run needs, committed by one rename."""
+        state, actors, moving_reference = self.state, self.actors, self.cfg.train.reference_refresh != "never"
+
+        def save(staging: Path) -> None:
+            calls = [actors.learner.save_pretrained.remote(str(staging)),
+                     actors.learner.save_state.remote(str(staging / "resume" / "learner"))]
+            if moving_reference:
+                calls.append(actors.reference.save_weights.remote(str(staging / "resume" / "reference.safetensors")))
+            ray.get(calls)
+
         with self.timer.phase("checkpoint"):
-            ray.get(self.actors.learner.save_pretrained.remote(str(folder)))
-        return str(folder)
+            state.iteration = iteration
+            state.checkpoints.append(str(checkpoint.folder_of(self.out_dir, iteration)))
+            state.phase_seconds = self.timer.totals()
+            checkpoint.write_checkpoint(self.out_dir, iteration, save, state, self.cfg.to_dict(),
+                                        self.metrics.bytes_written())
+            checkpoint.prune_resume_states(self.out_dir, self.cfg.train.keep_resume_states)
+
+    def _restore(self, batches: Iterator[list[Prompt]]) -> None:
+        """Put every actor and the data cursor back where the checkpoint left them."""
+        state, actors, resume = self.state, self.actors, self.resume_from / "resume"
+        for _ in range(state.batches_drawn):
+            next(batches)
+        ray.get(actors.learner.load_state.remote(str(resume / "learner")))
+        weights = actors.learner.export_weights.remote()
+        self.latest_weights = weights
+        calls = [actors.rollout.load_weights.remote(weights, state.policy_version)]
+        if self.cfg.train.reference_refresh != "never":
+            reference_bytes = (resume / "reference.safetensors").read_bytes()
+            calls.append(actors.reference.load_weights.remote(reference_bytes, state.policy_version))
+        ray.get(calls)
+        self.timer.restore(state.phase_seconds)
 
     def _evaluate(self, iteration: int, seconds: float, train_samples: int) -> IterationRow:
         cfg = self.cfg
@@ -245,11 +287,11 @@ class OnlineLoop:
             result: Evaluation = evaluate(self.actors, self.prompts.eval, cfg.rollout.samples_per_prompt,
                                           _seed(cfg.train.seed, -1), iteration)
         self.records.write(f"eval-i{iteration}", result.samples, result.feedback, [None] * len(result.samples))
-        self.abstentions += result.abstained
+        self.state.abstentions += result.abstained
         rate = None
-        if self.previous_eval is not None:
-            rate = round(win_rate(result.rewards_by_prompt(), self.previous_eval.rewards_by_prompt()), 4)
-        self.previous_eval = result
+        if iteration > 0:
+            rate = round(win_rate(result.rewards_by_prompt(), self.state.previous_rewards), 4)
+        self.state.previous_rewards = result.rewards_by_prompt()
         values = {"eval/reward_mean": result.mean_reward, "eval/kl_to_initial": result.kl_to_initial,
                   "eval/abstained": result.abstained, "iteration": iteration}
         if rate is not None:

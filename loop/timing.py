@@ -22,6 +22,11 @@ class PhaseTimer:
         finally:
             self.seconds[name] += time.perf_counter() - start
 
+    def restore(self, totals: dict[str, float]) -> None:
+        """Continue from a resumed run's totals (the time before the crash counts, the lost part does not)."""
+        self.seconds = defaultdict(float, {name: totals[name] for name in PHASES if name in totals})
+        self.started = time.perf_counter() - totals.get("total", 0.0)
+
     def totals(self) -> dict[str, float]:
         """Every phase, plus 'other' (all wall time outside the named phases) and 'total'."""
         total = time.perf_counter() - self.started

@@ -1,0 +1,38 @@
+"""What the loop has done so far: the counters and history a resumed run continues from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class IterationRow:
+    iteration: int
+    eval_reward: float
+    kl_to_initial: float
+    train_samples: int
+    seconds: float
+    win_rate_vs_previous: float | None = None  # by the oracle, on the held-out prompts
+
+
+@dataclass
+class LoopState:
+    iteration: int = 0  # the last iteration completed (evaluated and checkpointed)
+    updates: int = 0  # optimizer steps
+    policy_version: int = 0  # weight pushes to the generator
+    batches_drawn: int = 0  # the data cursor: prompt batches taken from the seeded stream
+    abstentions: int = 0
+    ties_dropped: int = 0
+    nonfinite_updates: int = 0  # in a row
+    rows: list[IterationRow] = field(default_factory=list)
+    previous_rewards: dict[str, list[float]] = field(default_factory=dict)  # held-out rewards per prompt, last eval
+    checkpoints: list[str] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoopState:
+        return cls(**{**data, "rows": [IterationRow(**row) for row in data["rows"]]})
