@@ -168,6 +168,9 @@ class StoppingConfig:
     min_delta: float = 0.0  # the improvement that counts as new best
     max_kl: float = 0.0  # stop when the KL to the initial policy exceeds this
     min_win_rate: float = 0.0  # stop when the new policy beats the previous iteration's less often than this
+    # a wall-clock budget for training (the loop after the actors started, without held-out evaluation and
+    # checkpoints): checked after every step; the iteration then ends early with its evaluation and checkpoint
+    max_seconds: float = 0.0
 
 
 @dataclass

@@ -64,7 +64,7 @@ class OnlineLoop:
         if self.resume_from is not None:
             self.state, records, metrics_bytes = checkpoint.read_state(self.resume_from, cfg.to_dict())
             removed = checkpoint.discard_after(out_dir, records, metrics_bytes)
-            resumed_step = self.state.iteration * cfg.train.steps_per_iteration
+            resumed_step = self.state.step
             log.info("resuming from %s (iteration %d done; %d record files written after it discarded)",
                      self.resume_from, self.state.iteration, removed)
         else:
@@ -110,6 +110,7 @@ class OnlineLoop:
             for step in bar:
                 global_step = (iteration - 1) * train.steps_per_iteration + step
                 state.batches_drawn += 1
+                state.step = global_step
                 batch, stats = self._collect(next(batches), iteration, step, global_step)
                 if batch is not None and train.mode == "online":
                     stats |= self._learn(batch)
@@ -118,7 +119,7 @@ class OnlineLoop:
                 samples_seen += int(stats["samples"])
                 self._log_step(global_step, iteration, stats)
                 bar.set_postfix(reward=f"{stats['reward_mean']:.3f}", loss=f"{stats.get('loss', math.nan):.4f}")
-                if self._too_many_nonfinite(stats):
+                if self._too_many_nonfinite(stats) or self._over_budget():
                     break
             bar.close()
             if collected:
@@ -132,11 +133,23 @@ class OnlineLoop:
                 return fired
         return ("iteration_limit", f"ran all {train.iterations} iterations")
 
+    def _over_budget(self) -> bool:
+        budget = self.cfg.stopping.max_seconds
+        return budget > 0 and self._training_seconds() >= budget
+
+    def _training_seconds(self) -> float:
+        """Loop time without held-out evaluation and checkpoints, so that how often those run costs no budget."""
+        totals = self.timer.totals()
+        return totals["total"] - totals["evaluate"] - totals["checkpoint"]
+
     def _check_stop(self, iteration: int) -> tuple[str, str] | None:
         state, limit = self.state, self.cfg.learner.max_nonfinite_updates
         if state.nonfinite_updates >= limit:
             return ("non_finite_loss", f"{state.nonfinite_updates} updates in a row had a non-finite loss "
                     f"(learner.max_nonfinite_updates={limit})")
+        if self._over_budget():
+            return ("time_budget", f"{self._training_seconds():.0f} s of training reached stopping.max_seconds="
+                    f"{self.cfg.stopping.max_seconds:g} ({state.updates} updates)")
         history = [Evaluated(r.iteration, r.eval_reward, r.kl_to_initial, r.win_rate_vs_previous) for r in state.rows]
         fired = should_stop(history, self.cfg.stopping)
         if fired and iteration < self.cfg.train.iterations:
@@ -296,7 +309,7 @@ class OnlineLoop:
                   "eval/abstained": result.abstained, "iteration": iteration}
         if rate is not None:
             values["eval/win_rate_vs_previous"] = rate
-        self.metrics.log(iteration * cfg.train.steps_per_iteration, values)
+        self.metrics.log(self.state.step, values)
         log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s",
                  iteration, result.mean_reward, result.kl_to_initial, rate)
         return IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4) + 0.0,  # no "-0.0"

@@ -19,6 +19,7 @@ class IterationRow:
 @dataclass
 class LoopState:
     iteration: int = 0  # the last iteration completed (evaluated and checkpointed)
+    step: int = 0  # the last step taken (steps are numbered across iterations)
     updates: int = 0  # optimizer steps
     policy_version: int = 0  # weight pushes to the generator
     batches_drawn: int = 0  # the data cursor: prompt batches taken from the seeded stream

@@ -23,3 +23,16 @@ def test_run_stops_on_plateau_and_says_why(tmp_path, tiny_config):
     assert [row["iteration"] for row in summary["iterations"]] == [0, 1]
     assert "stopped: plateau" in run.stdout
     assert "Stopped: **plateau**" in (tmp_path / "report.md").read_text()
+
+
+def test_run_stops_at_its_time_budget_mid_iteration(tmp_path, tiny_config):
+    command = [sys.executable, "launch.py", "--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
+               "train.iterations=4", "train.steps_per_iteration=200", "stopping.max_seconds=4", "data.toy_eval_prompts=8"]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-4000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stop_reason"] == "time_budget" and "stopping.max_seconds=4" in summary["stop_detail"]
+    assert [row["iteration"] for row in summary["iterations"]] == [0, 1]  # iteration 1 ended early, evaluated
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert 1 <= max(steps) < 200
+    assert (tmp_path / "checkpoints" / "iteration-1" / "config.json").is_file()
