@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.config import ConfigError, RunConfig, load_config
 from core.data import DataError
+from rewards.guard import build_guard
 from rewards.judge import load_templates
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg.reward.judge.model_path = _judge_model_path(cfg)
         if cfg.reward.kind in ("self_judge", "llm_judge"):
             load_templates(cfg.reward.judge.templates)  # a bad template file fails before any actor starts
+        _check_guard(cfg)
         model_path = _model_path(cfg)
         prompts = _load_prompts(cfg, model_path)
     except (ConfigError, DataError) as err:
@@ -49,9 +51,9 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
     import ray
 
     from actors.group import peak_memory, start_actors
-    from loop.online import OnlineLoop
     from loop.report import write_report
     from loop.summary import format_table, write_summary
+    from loop.training import TrainingLoop
 
     # Workers of a Ray instance started here inherit this environment and so find the project's packages.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
@@ -61,7 +63,7 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
     log.info("prompts: %d training, %d held-out, skipped %s", len(prompts.train), len(prompts.eval),
              dict(prompts.skipped) or "none")
     actors = start_actors(cfg, model_path)
-    loop = OnlineLoop(cfg, actors, prompts, out_dir)
+    loop = TrainingLoop(cfg, actors, prompts, out_dir)
     try:
         loop.run()
     finally:  # whatever happened, the run folder says what was done and why it stopped
@@ -98,6 +100,13 @@ def _reward_model_path(cfg: RunConfig) -> str:
 
     log.info("building the tiny reward model (once; cached under %s)", cfg.model.tiny.cache_dir)
     return str(build_tiny_reward_model(cfg.model.tiny))
+
+
+def _check_guard(cfg: RunConfig) -> None:
+    try:
+        build_guard(cfg.stopping.guard, cfg.data.source == "toy")
+    except ValueError as err:
+        raise ConfigError(f"stopping.guard: {err}") from err
 
 
 def _judge_model_path(cfg: RunConfig) -> str:

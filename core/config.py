@@ -30,6 +30,7 @@ class TinyModelConfig:
     intermediate_size: int = 256
     max_positions: int = 256
     seed: int = 0
+    sft_steps: int = 0  # supervised warm start on the toy task (models/tiny_sft.py): the skill the guard watches
     cache_dir: str = "~/.cache/una_align/tiny_models"
 
 
@@ -171,6 +172,10 @@ class StoppingConfig:
     # a wall-clock budget for training (the loop after the actors started, without held-out evaluation and
     # checkpoints): checked after every step; the iteration then ends early with its evaluation and checkpoint
     max_seconds: float = 0.0
+    # the guard metric on held-out samples (rewards/guard.py): "auto" (on the toy task, naming the prompt's
+    # topics, the warm-start skill), "none", or "package.module:function" / "path/to/file.py:function"
+    guard: str = "auto"
+    max_guard_drop: float = 0.0  # stop when the guard falls more than this below its value before training
 
 
 @dataclass

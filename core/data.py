@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,16 @@ def _render(value: Any, tokenizer) -> str | None:
     if tokenizer.chat_template:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return "\n".join(m["content"] for m in messages)
+
+
+def prompt_batches(prompts: list[Prompt], size: int, seed: int) -> Iterator[list[Prompt]]:
+    """Endless batches: each pass over the prompts in a fresh seeded order."""
+    rng = random.Random(seed)
+    order: list[Prompt] = []
+    while True:
+        while len(order) < size:
+            epoch = list(prompts)
+            rng.shuffle(epoch)
+            order += epoch
+        batch, order = order[:size], order[size:]
+        yield batch

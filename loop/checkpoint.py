@@ -25,8 +25,39 @@ from loop.state import LoopState
 
 log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
+REFERENCE_FILE = "reference.safetensors"
 # keys a resumed run may change: how long it runs and when it stops
 RESUMABLE_CHANGES = ("train.iterations", "stopping.")
+
+
+def actor_saver(actors, moving_reference: bool) -> Callable[[Path], None]:
+    """What write_checkpoint calls: the learner writes the model and its DeepSpeed state, the reference its
+    weights when they move."""
+    import ray
+
+    def save(staging: Path) -> None:
+        calls = [actors.learner.save_pretrained.remote(str(staging)),
+                 actors.learner.save_state.remote(str(staging / "resume" / "learner"))]
+        if moving_reference:
+            calls.append(actors.reference.save_weights.remote(str(staging / "resume" / REFERENCE_FILE)))
+        ray.get(calls)
+
+    return save
+
+
+def restore_actors(actors, folder: Path, policy_version: int, moving_reference: bool):
+    """Load a checkpoint's learner state, push its weights to the generator (and its reference weights to
+    the reference); returns the exported weights' object reference."""
+    import ray
+
+    resume = folder / "resume"
+    ray.get(actors.learner.load_state.remote(str(resume / "learner")))
+    weights = actors.learner.export_weights.remote()
+    calls = [actors.rollout.load_weights.remote(weights, policy_version)]
+    if moving_reference:
+        calls.append(actors.reference.load_weights.remote((resume / REFERENCE_FILE).read_bytes(), policy_version))
+    ray.get(calls)
+    return weights
 
 
 def folder_of(out_dir: Path, iteration: int) -> Path:

@@ -23,9 +23,10 @@ def plot_curves(metrics_path: Path, out_path: Path, stop_reason: str = "iteratio
         (evals, "eval/reward_mean", "held-out reward", "iteration"),
         (evals, "eval/kl_to_initial", "KL to the initial policy", "iteration"),
         (wins, "eval/win_rate_vs_previous", "win rate against the previous iteration", "iteration"),
+        (evals, "eval/guard", "guard metric (skill kept)", "iteration"),
     ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
-    for ax, (series, key, title, x_key) in zip(axes, panels):
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for ax, (series, key, title, x_key) in zip(axes.flat, panels):
         points = [(r[x_key], r[key]) for r in series if key in r]
         ax.plot([x for x, _ in points], [y for _, y in points], marker="o" if x_key == "iteration" else None)
         if x_key == "iteration" and stop_reason != "iteration_limit" and evals:

@@ -25,13 +25,14 @@ def write_report(run_dir: Path) -> Path:
         "",
         f"Stopped: **{summary['stop_reason']}**: {summary['stop_detail']}",
         "",
-        "| iteration | held-out reward | KL to initial | win rate vs previous | samples | seconds |",
-        "|---|---|---|---|---|---|",
+        "| iteration | held-out reward | KL to initial | win rate vs previous | guard | samples | seconds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in summary["iterations"]:
         rate = "" if row.get("win_rate_vs_previous") is None else f"{row['win_rate_vs_previous']:.3f}"
+        guard = "" if row.get("guard") is None else f"{row['guard']:.3f}"
         lines.append(f"| {row['iteration']} | {row['eval_reward']:.4f} | {row['kl_to_initial']:.3f} | {rate} | "
-                     f"{row['train_samples']} | {row['seconds']} |")
+                     f"{guard} | {row['train_samples']} | {row['seconds']} |")
     phases = summary["phase_seconds"]
     lines += ["", "Seconds per phase: " + ", ".join(f"{k} {v}" for k, v in phases.items()), "",
               f"Abstentions: {summary['abstentions']}; prompts dropped for ties: {summary.get('prompts_dropped_for_ties', 0)}; "

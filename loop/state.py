@@ -14,6 +14,7 @@ class IterationRow:
     train_samples: int
     seconds: float
     win_rate_vs_previous: float | None = None  # by the oracle, on the held-out prompts
+    guard: float | None = None  # the guard metric on the held-out samples (rewards/guard.py)
 
 
 @dataclass

@@ -18,6 +18,7 @@ class Evaluated:
     reward: float
     kl_to_initial: float
     win_rate_vs_previous: float | None = None
+    guard: float | None = None  # the skill that must not be lost (rewards/guard.py)
 
 
 def plateau(history: list[Evaluated], patience: int, min_delta: float) -> str | None:
@@ -48,9 +49,19 @@ def low_win_rate(history: list[Evaluated], min_win_rate: float) -> str | None:
     return None
 
 
+def guard_regressed(history: list[Evaluated], max_drop: float) -> str | None:
+    """Fires when the guard metric fell more than max_drop below its value before training (iteration 0)."""
+    start, now = history[0].guard, history[-1].guard
+    if max_drop > 0 and start is not None and now is not None and now < start - max_drop:
+        return (f"guard metric {now:.4f} fell more than stopping.max_guard_drop={max_drop} below its value "
+                f"before training, {start:.4f}")
+    return None
+
+
 def should_stop(history: list[Evaluated], cfg: StoppingConfig) -> tuple[str, str] | None:
     """The first check that fires, as (reason, detail), or None to go on."""
-    for reason, detail in (("kl_budget", kl_budget(history, cfg.max_kl)),
+    for reason, detail in (("guard_regressed", guard_regressed(history, cfg.max_guard_drop)),
+                           ("kl_budget", kl_budget(history, cfg.max_kl)),
                            ("low_win_rate", low_win_rate(history, cfg.min_win_rate)),
                            ("plateau", plateau(history, cfg.patience, cfg.min_delta))):
         if detail:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.config import RunConfig
-from loop.online import LoopResult
+from loop.training import LoopResult
 
 
 def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory_mb: dict[str, float],
@@ -37,10 +37,12 @@ def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory
 
 
 def format_table(result: LoopResult) -> str:
-    lines = [f"{'iteration':>9} {'held-out reward':>16} {'KL to initial':>14} {'win rate':>9} {'samples':>8} {'seconds':>8}"]
+    lines = [f"{'iteration':>9} {'held-out reward':>16} {'KL to initial':>14} {'win rate':>9} {'guard':>6} "
+             f"{'samples':>8} {'seconds':>8}"]
     for row in result.iterations:
         rate = "" if row.win_rate_vs_previous is None else f"{row.win_rate_vs_previous:.3f}"
-        lines.append(f"{row.iteration:>9} {row.eval_reward:>16.4f} {row.kl_to_initial:>14.3f} {rate:>9} "
+        guard = "" if row.guard is None else f"{row.guard:.3f}"
+        lines.append(f"{row.iteration:>9} {row.eval_reward:>16.4f} {row.kl_to_initial:>14.3f} {rate:>9} {guard:>6} "
                      f"{row.train_samples:>8} {row.seconds:>8.1f}")
     lines.append(f"stopped: {result.stop_reason} ({result.stop_detail})")
     return "\n".join(lines)

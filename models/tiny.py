@@ -39,7 +39,12 @@ def build_tiny_model(cfg: TinyModelConfig) -> Path:
     def write(staging: Path) -> None:
         tokenizer = train_tokenizer(cfg.vocab_size, cfg.seed)
         tokenizer.save_pretrained(staging)
-        _random_model(cfg, tokenizer).save_pretrained(staging, safe_serialization=True)
+        model = _random_model(cfg, tokenizer)
+        if cfg.sft_steps:
+            from models.tiny_sft import supervised_warm_start
+
+            supervised_warm_start(model, tokenizer, cfg.sft_steps, cfg.seed)
+        model.save_pretrained(staging, safe_serialization=True)
 
     return build_once(folder, write)
 

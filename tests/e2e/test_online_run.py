@@ -34,6 +34,7 @@ def test_summary_and_printed_table(run_dir):
     assert summary["iterations"][0]["kl_to_initial"] == pytest.approx(0.0, abs=1e-3)
     assert summary["iterations"][0]["win_rate_vs_previous"] is None
     assert all(0 <= row["win_rate_vs_previous"] <= 1 for row in summary["iterations"][1:])
+    assert all(0 <= row["guard"] <= 1 for row in summary["iterations"])  # toy task: topics named, on held-out
     assert (run_dir / "curves.png").stat().st_size > 10_000
     assert "Stopped: **iteration_limit**" in (run_dir / "report.md").read_text()
     stdout = (run_dir / "stdout.txt").read_text()

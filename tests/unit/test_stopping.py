@@ -53,3 +53,15 @@ def test_low_win_rate_fires_below_the_threshold():
     assert should_stop(history, StoppingConfig(min_win_rate=0.45)) == (
         "low_win_rate", "win rate against the previous iteration 0.400 is below stopping.min_win_rate=0.45")
     assert should_stop(history, StoppingConfig(min_win_rate=0.3)) is None
+
+
+def test_guard_regression_fires_beyond_the_tolerance_and_names_the_numbers():
+    from loop.stopping import guard_regressed
+
+    history = [Evaluated(0, 0.1, 0.0, guard=0.9), Evaluated(1, 0.3, 5.0, 0.6, guard=0.8)]
+    assert guard_regressed(history, 0.15) is None  # fell 0.1: within the tolerance
+    history.append(Evaluated(2, 0.5, 9.0, 0.6, guard=0.7))
+    assert guard_regressed(history, 0.15) == ("guard metric 0.7000 fell more than stopping.max_guard_drop=0.15 "
+                                              "below its value before training, 0.9000")
+    assert guard_regressed(history, 0.0) is None  # 0 turns it off
+    assert should_stop(history, StoppingConfig(max_guard_drop=0.15, max_kl=1.0))[0] == "guard_regressed"

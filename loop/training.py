@@ -1,4 +1,5 @@
-"""The loop: generate, score, reference log-probs, learn, push weights; evaluate and check per iteration.
+"""The training loop: generate, score, reference log-probs, learn, push weights; evaluate, checkpoint and
+check per iteration.
 
 One step, top to bottom (every call below is a typed method on a Ray actor):
   samples   = rollout.generate(prompts)              vLLM, with behaviour log-probs
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from actors.group import Actors
 from core.config import RunConfig
-from core.data import PromptSets
+from core.data import PromptSets, prompt_batches
 from core.records import Prompt
 from learner.objectives import LearnerBatch
 from loop import checkpoint
@@ -34,6 +34,7 @@ from loop.records import RecordWriter
 from loop.state import IterationRow, LoopState
 from loop.stopping import Evaluated, should_stop
 from loop.timing import PhaseTimer
+from rewards.guard import build_guard, mean_guard
 from rewards.normalize import score_targets
 from rewards.signals import learning_signal, mismatched_samples
 
@@ -53,7 +54,7 @@ class LoopResult:
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
 
-class OnlineLoop:
+class TrainingLoop:
     def __init__(self, cfg: RunConfig, actors: Actors, prompts: PromptSets, out_dir: Path):
         """A run folder with a checkpoint is resumed from its newest one (loop/checkpoint.py)."""
         self.cfg, self.actors, self.prompts, self.out_dir = cfg, actors, prompts, out_dir
@@ -72,6 +73,7 @@ class OnlineLoop:
         self.metrics = MetricsLog(out_dir, resumed_step)
         self.records = RecordWriter(out_dir / "records")
         self.latest_weights: ray.ObjectRef | None = None  # the last exported weights, reused by the reference
+        self.guard = build_guard(cfg.stopping.guard, cfg.data.source == "toy")
         self.stop = ("not_started", "")
 
     def run(self) -> LoopResult:
@@ -95,7 +97,7 @@ class OnlineLoop:
 
     def _iterate(self) -> tuple[str, str]:
         train, state = self.cfg.train, self.state
-        batches = _prompt_batches(self.prompts.train, train.prompts_per_step, train.seed)
+        batches = prompt_batches(self.prompts.train, train.prompts_per_step, train.seed)
         if self.resume_from is not None:
             self._restore(batches)
             fired = self._check_stop(state.iteration)  # the crash may have come between a check and the stop
@@ -150,7 +152,8 @@ class OnlineLoop:
         if self._over_budget():
             return ("time_budget", f"{self._training_seconds():.0f} s of training reached stopping.max_seconds="
                     f"{self.cfg.stopping.max_seconds:g} ({state.updates} updates)")
-        history = [Evaluated(r.iteration, r.eval_reward, r.kl_to_initial, r.win_rate_vs_previous) for r in state.rows]
+        history = [Evaluated(r.iteration, r.eval_reward, r.kl_to_initial, r.win_rate_vs_previous, r.guard)
+                   for r in state.rows]
         fired = should_stop(history, self.cfg.stopping)
         if fired and iteration < self.cfg.train.iterations:
             log.info("stopping after iteration %d: %s", iteration, fired[1])
@@ -262,37 +265,24 @@ class OnlineLoop:
 
     def _checkpoint(self, iteration: int) -> None:
         """The policy as a Hugging Face folder, and all a resumed run needs, committed by one rename."""
-        state, actors, moving_reference = self.state, self.actors, self.cfg.train.reference_refresh != "never"
-
-        def save(staging: Path) -> None:
-            calls = [actors.learner.save_pretrained.remote(str(staging)),
-                     actors.learner.save_state.remote(str(staging / "resume" / "learner"))]
-            if moving_reference:
-                calls.append(actors.reference.save_weights.remote(str(staging / "resume" / "reference.safetensors")))
-            ray.get(calls)
+        state, moving_reference = self.state, self.cfg.train.reference_refresh != "never"
 
         with self.timer.phase("checkpoint"):
             state.iteration = iteration
             state.checkpoints.append(str(checkpoint.folder_of(self.out_dir, iteration)))
             state.phase_seconds = self.timer.totals()
+            save = checkpoint.actor_saver(self.actors, moving_reference)
             checkpoint.write_checkpoint(self.out_dir, iteration, save, state, self.cfg.to_dict(),
                                         self.metrics.bytes_written())
             checkpoint.prune_resume_states(self.out_dir, self.cfg.train.keep_resume_states)
 
     def _restore(self, batches: Iterator[list[Prompt]]) -> None:
         """Put every actor and the data cursor back where the checkpoint left them."""
-        state, actors, resume = self.state, self.actors, self.resume_from / "resume"
-        for _ in range(state.batches_drawn):
+        for _ in range(self.state.batches_drawn):
             next(batches)
-        ray.get(actors.learner.load_state.remote(str(resume / "learner")))
-        weights = actors.learner.export_weights.remote()
-        self.latest_weights = weights
-        calls = [actors.rollout.load_weights.remote(weights, state.policy_version)]
-        if self.cfg.train.reference_refresh != "never":
-            reference_bytes = (resume / "reference.safetensors").read_bytes()
-            calls.append(actors.reference.load_weights.remote(reference_bytes, state.policy_version))
-        ray.get(calls)
-        self.timer.restore(state.phase_seconds)
+        self.latest_weights = checkpoint.restore_actors(self.actors, self.resume_from, self.state.policy_version,
+                                                        self.cfg.train.reference_refresh != "never")
+        self.timer.restore(self.state.phase_seconds)
 
     def _evaluate(self, iteration: int, seconds: float, train_samples: int) -> IterationRow:
         cfg = self.cfg
@@ -309,24 +299,14 @@ class OnlineLoop:
                   "eval/abstained": result.abstained, "iteration": iteration}
         if rate is not None:
             values["eval/win_rate_vs_previous"] = rate
+        guard = mean_guard(self.guard, result.samples) if self.guard else None
+        if guard is not None:
+            values["eval/guard"] = guard
         self.metrics.log(self.state.step, values)
-        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s",
-                 iteration, result.mean_reward, result.kl_to_initial, rate)
+        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s, guard %s",
+                 iteration, result.mean_reward, result.kl_to_initial, rate, guard)
         return IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4) + 0.0,  # no "-0.0"
-                            train_samples, round(seconds, 1), rate)
-
-
-def _prompt_batches(prompts: list[Prompt], size: int, seed: int) -> Iterator[list[Prompt]]:
-    """Endless batches: each pass over the prompts in a fresh seeded order."""
-    rng = random.Random(seed)
-    order: list[Prompt] = []
-    while True:
-        while len(order) < size:
-            epoch = list(prompts)
-            rng.shuffle(epoch)
-            order += epoch
-        batch, order = order[:size], order[size:]
-        yield batch
+                            train_samples, round(seconds, 1), rate, None if guard is None else round(guard, 4))
 
 
 def _seed(run_seed: int, step: int) -> int:

@@ -1,0 +1,43 @@
+import pytest
+
+from core.records import Sample
+from rewards.guard import build_guard, mean_guard, topic_recall
+
+PROMPT = "<|user|>write about cats and rain.</s><|assistant|>"
+
+
+def test_topic_recall_counts_the_topics_named_singular_or_plural():
+    assert topic_recall(PROMPT, "cats and rain.") == 1.0
+    assert topic_recall(PROMPT, "a cat sat.") == 0.5  # "cats" named as "cat"
+    assert topic_recall(PROMPT, "moon moon moon") == 0.0
+    assert topic_recall("<|user|>tell me a joke.</s>", "cats") is None  # not a toy prompt: no value
+
+
+def test_the_guard_is_chosen_by_config_and_averages_over_samples():
+    samples = [Sample(f"s{i}", "p", PROMPT, [1], [2], text, [0.0], "stop", 0, 0, 0)
+               for i, text in enumerate(["cats and rain.", "rain", "door"])]
+    assert mean_guard(build_guard("auto", toy_data=True), samples) == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    assert build_guard("auto", toy_data=False) is None and build_guard("none", toy_data=True) is None
+    custom = build_guard("rewards.guard:topic_recall", toy_data=False)
+    assert mean_guard(custom, samples[:1]) == 1.0
+    with pytest.raises(ValueError, match="must look like"):
+        build_guard("no_colon", toy_data=True)
+
+
+def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config):
+    import dataclasses
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from models.tiny import build_tiny_model
+    from models.tiny_sft import sft_example
+
+    path = build_tiny_model(dataclasses.replace(tiny_config, sft_steps=600))
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    recalls = []
+    for first, second in [("moons", "bread"), ("rivers", "snow"), ("doors", "apples"), ("fire", "cities")]:
+        prompt, _ = sft_example(tokenizer, first, second)
+        out = model.generate(__import__("torch").tensor([prompt]), max_new_tokens=8, do_sample=False)
+        text = tokenizer.decode(out[0, len(prompt):], skip_special_tokens=True)
+        recalls.append(topic_recall(f"write about {first} and {second}.", text))
+    assert sum(recalls) / len(recalls) >= 0.75, recalls  # a random model names almost none
