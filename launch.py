@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.reward.kind in ("self_judge", "llm_judge"):
             load_templates(cfg.reward.judge.templates)  # a bad template file fails before any actor starts
         _check_guard(cfg)
+        if cfg.learner.merging != "none":
+            cfg.learner.merge_base_path = _merge_base_path(cfg)
         model_path = _model_path(cfg)
         prompts = _load_prompts(cfg, model_path)
     except (ConfigError, DataError) as err:
@@ -100,6 +102,18 @@ def _reward_model_path(cfg: RunConfig) -> str:
 
     log.info("building the tiny reward model (once; cached under %s)", cfg.model.tiny.cache_dir)
     return str(build_tiny_reward_model(cfg.model.tiny))
+
+
+def _merge_base_path(cfg: RunConfig) -> str:
+    """The model the supervised one started from, whose difference to it is the skill merging keeps."""
+    if cfg.learner.merge_base_path:
+        return cfg.learner.merge_base_path
+    if cfg.model.path or cfg.learner.merge_sft_path or cfg.model.tiny.sft_steps == 0:
+        raise ConfigError("learner.merging: set learner.merge_base_path to the model your SFT model was trained "
+                          "from (or use the tiny model with a warm start, model.tiny.sft_steps=600)")
+    from models.tiny import build_tiny_model
+
+    return str(build_tiny_model(dataclasses.replace(cfg.model.tiny, sft_steps=0)))
 
 
 def _check_guard(cfg: RunConfig) -> None:

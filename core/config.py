@@ -141,6 +141,13 @@ class LearnerConfig:
     grad_clip: float = 1.0
     critic_lr: float = 1e-3  # PPO's value model
     max_nonfinite_updates: int = 3  # stop the run when this many updates in a row have a non-finite loss
+    # The online merging optimizer (learner/online_merging.py): each update merged with the SFT task vector
+    # tau = SFT - base, to keep the supervised skill. p: merge_reserve_rate, alpha: merge_alpha.
+    merging: Literal["none", "ondare", "onties"] = "none"
+    merge_reserve_rate: float = 0.01
+    merge_alpha: float = 1e-7
+    merge_base_path: str = ""  # the model SFT started from; empty with the tiny model: it without its warm start
+    merge_sft_path: str = ""  # empty: the policy's initial model
 
 
 @dataclass
@@ -223,6 +230,11 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
     if cfg.reward.kind == "exact_match" and not cfg.data.answer_field:
         raise ConfigError(f"{source}: reward.kind exact_match compares with a reference answer; set data.answer_field "
                           "to the data's answer column")
+    if cfg.learner.merging != "none" and (cfg.algorithm.name == "ppo" or cfg.learner.zero_stage == 3):
+        raise ConfigError(f"{source}: learner.merging works with the single-update algorithms (not ppo, whose "
+                          "epochs make several optimizer steps per batch) and zero_stage 0, 1 or 2")
+    if cfg.learner.merging != "none" and not (0 < cfg.learner.merge_reserve_rate <= 1):
+        raise ConfigError(f"{source}: learner.merge_reserve_rate must be in (0, 1], got {cfg.learner.merge_reserve_rate}")
     if cfg.reward.kind == "exact_match" and cfg.data.source == "toy":
         raise ConfigError(f"{source}: reward.kind exact_match needs data with answers; the toy task has none "
                           "(set data.source to a .jsonl/.parquet file or datasets folder)")

@@ -61,6 +61,12 @@ class PolicyLearner(ReportsMemory):
         }
         self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
         self.zero_stage = learner.zero_stage
+        self.merging = None
+        if learner.merging != "none":
+            from learner.online_merging import OnlineMerging
+
+            self.merging = OnlineMerging(self.engine.module, learner.merge_base_path, learner.merge_sft_path or model_path,
+                                         learner.merging, learner.merge_reserve_rate, learner.merge_alpha, seed)
         self.objective, self.ppo = None, None
         if algorithm.name == "ppo":
             critic = build_critic_engine(model_path, learner.critic_lr, self.micro_batch_size, self.accumulation_steps,
@@ -81,6 +87,7 @@ class PolicyLearner(ReportsMemory):
             self.engine.train()
         count = self.objective.normaliser(batch)
         chunks = split_units(self.objective.units(batch), self.micro_batch_size, self.accumulation_steps)
+        before_step = self.merging.snapshot() if self.merging else None
         losses, nonfinite, stats = [], 0, defaultdict(list)
         for chunk in chunks:
             if chunk:
@@ -96,6 +103,8 @@ class PolicyLearner(ReportsMemory):
             self.engine.backward(loss, scale_wrt_gas=False)  # the loss is already divided by the step's count
             self.engine.step()
             losses.append(loss.item())
+        if self.merging:  # the optimizer stepped at the last micro-batch; merge its update with tau
+            self.merging.merge_step(before_step)
         return {
             "loss": sum(losses),
             "nonfinite_microbatches": float(nonfinite),

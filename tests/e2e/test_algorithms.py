@@ -1,5 +1,11 @@
-"""Every algorithm preset runs a few steps through launch.py and the real Ray, vLLM and DeepSpeed actors."""
+"""Every algorithm preset runs a few steps through the real Ray, vLLM and DeepSpeed actors.
 
+The rollout engine, reference scorer and oracle are started once; each preset gets a learner actor of
+its own (with its objective, or PPO's critic) and the training loop, starting from the initial weights.
+The reward-model preset, whose oracle differs, runs through launch.py.
+"""
+
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,11 +15,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 3
+OVERRIDES = ["train.iterations=1", f"train.steps_per_iteration={STEPS}", "data.toy_eval_prompts=8"]
 pytestmark = pytest.mark.slow
 
 # preset -> a metric only that algorithm's learner reports
 PRESETS = {
-    "reward_model": "train/implicit_score",
     "una_binary": "train/implicit_score",
     "una_pairwise": "train/pair_accuracy",
     "dpo": "train/reward_margin",
@@ -24,23 +30,65 @@ PRESETS = {
 }
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_preset_runs_and_updates(preset, tmp_path, tiny_config):
-    command = [sys.executable, "launch.py", "--config", f"configs/{preset}.yaml", "--output-dir", str(tmp_path),
-               f"model.tiny.cache_dir={tiny_config.cache_dir}", "train.iterations=1",
-               f"train.steps_per_iteration={STEPS}", "data.toy_eval_prompts=8"]
+def test_reward_model_preset_through_launch(tmp_path, tiny_config):
+    """UNA scored by the locally built tiny reward model. (First in the file: before this module's own
+    Ray instance starts, so that launch.py starts its own.)"""
+    command = [sys.executable, "launch.py", "--config", "configs/reward_model.yaml", "--output-dir", str(tmp_path),
+               f"model.tiny.cache_dir={tiny_config.cache_dir}", *OVERRIDES]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    if preset == "reward_model":  # UNA scored by the locally built tiny reward model
-        assert summary["config"]["reward"]["model_path"].split("/")[-1].startswith("reward-")
-        records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-        assert all(r["train/abstained"] == 0 for r in records if "train/abstained" in r)
-    else:
-        assert summary["config"]["algorithm"]["name"] == preset.split("_")[0]
-    steps = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert summary["config"]["reward"]["model_path"].split("/")[-1].startswith("reward-")
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["train/abstained"] == 0 for r in records if "train/abstained" in r)
+    _assert_updated(tmp_path, "train/implicit_score")
+
+
+@pytest.fixture(scope="module")
+def shared_actors(tiny_model_path, tokenizer):
+    """The actors every preset shares (the default config's), and the prompts."""
+    import ray
+
+    from actors.group import start_actors
+    from core.config import load_config
+    from core.data import load_prompts
+
+    ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    cfg = load_config(None, OVERRIDES)
+    actors = start_actors(cfg, tiny_model_path)
+    ray.kill(actors.learner)  # each preset starts its own
+    yield actors, load_prompts(cfg.data, tokenizer, cfg.train.seed)
+    ray.shutdown()
+
+
+def _assert_updated(out: Path, marker: str) -> None:
+    steps = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     train = [row for row in steps if "train/reward_mean" in row]
     assert len(train) == STEPS
-    updated = [row for row in train if PRESETS[preset] in row]
-    assert updated, f"no step reported {PRESETS[preset]}"
+    updated = [row for row in train if marker in row]
+    assert updated, f"no step reported {marker}"
     assert all(row["train/policy_version"] >= 1 for row in updated)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_preset_runs_and_updates(preset, shared_actors, tiny_model_path, tmp_path):
+    import ray
+
+    from actors.group import as_actor
+    from core.config import load_config
+    from learner.engine import PolicyLearner
+    from loop.training import TrainingLoop
+
+    actors, prompts = shared_actors
+    cfg = load_config(str(ROOT / "configs" / f"{preset}.yaml"), OVERRIDES)
+    assert cfg.algorithm.name == preset.split("_")[0] and cfg.train.reference_refresh == "never"
+    samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
+    learner = as_actor(PolicyLearner).remote(tiny_model_path, cfg.learner, cfg.algorithm, samples_per_step,
+                                           cfg.train.seed)
+    try:  # the generator starts from the initial weights too, whatever the previous preset taught it
+        ray.get(actors.rollout.load_weights.remote(learner.export_weights.remote(), 0))
+        result = TrainingLoop(cfg, dataclasses.replace(actors, learner=learner), prompts, tmp_path).run()
+    finally:
+        ray.kill(learner)
+    assert result.stop_reason == "iteration_limit"
+    _assert_updated(tmp_path, PRESETS[preset])

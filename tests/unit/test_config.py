@@ -73,3 +73,12 @@ def test_judge_keys_are_validated():
     assert load_config("configs/rlaif.yaml").reward.judge.mode == "pairwise"
     with pytest.raises(ConfigError, match="'reward.judge.mode' is 'listwise'"):
         load_config(None, ["reward.judge.mode=listwise"])
+
+
+def test_online_merging_is_refused_where_it_cannot_work():
+    with pytest.raises(ConfigError, match="learner.merging works with the single-update algorithms"):
+        load_config(None, ["learner.merging=onties", "algorithm.name=ppo"])
+    with pytest.raises(ConfigError, match="zero_stage 0, 1 or 2"):
+        load_config(None, ["learner.merging=ondare", "learner.zero_stage=3"])
+    with pytest.raises(ConfigError, match=r"merge_reserve_rate must be in \(0, 1\]"):
+        load_config(None, ["learner.merging=ondare", "learner.merge_reserve_rate=0"])

@@ -101,3 +101,35 @@ def test_ppo_critic_learns_the_returns_and_old_logprobs_are_recomputed(tiny_mode
     later = [learner.train_step(LearnerBatch(samples, reference, rewards)) for _ in range(5)]
     assert later[-1]["value_loss"] < first["value_loss"]
     assert abs(later[-1]["kl_per_token"]) > 1e-3  # recomputed from the updated policy (k1 can be negative)
+
+
+def test_online_merging_replaces_each_update_in_the_zero_master_weights(tiny_model_path, batch_parts, tmp_path):
+    from deepspeed.utils import safe_get_full_fp32_param
+    from transformers import AutoModelForCausalLM
+
+    from learner.engine import PolicyLearner
+    from learner.merging import onties_update, trim_to_top
+
+    sft = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+    with torch.no_grad():
+        for param in sft.parameters():
+            param.add_(torch.randn(param.shape, generator=torch.Generator().manual_seed(1)) * 1e-3)
+    sft.save_pretrained(tmp_path / "sft")
+    samples, rewards = batch_parts
+
+    plain = _learner(tiny_model_path, 4)
+    before = {k: v.clone() for k, v in plain._full_state_dict().items()}
+    reference = plain.sequence_logprobs(samples)
+    plain.train_step(LearnerBatch(samples, reference, rewards))
+    delta = {k: v - before[k] for k, v in plain._full_state_dict().items()}
+
+    config = LearnerConfig(lr=1e-3, micro_batch_size=4, merging="onties", merge_reserve_rate=0.5, merge_alpha=0.3,
+                           merge_base_path=tiny_model_path, merge_sft_path=str(tmp_path / "sft"))
+    merged = PolicyLearner(tiny_model_path, config, AlgorithmConfig(), 8, seed=0)
+    merged.train_step(LearnerBatch(samples, reference, rewards))
+    for name, param in merged.engine.module.named_parameters():
+        tau = trim_to_top(dict(sft.named_parameters())[name].detach() - before[name], 0.5)
+        expected = before[name] + onties_update(delta[name], tau, 0.5, 0.3)
+        assert torch.allclose(param.detach(), expected, atol=1e-6), name
+        # the optimizer's own fp32 copy holds the merged weights too, so the next step starts from them
+        assert torch.equal(safe_get_full_fp32_param(param), param.detach()), name
