@@ -13,7 +13,6 @@ was written after it (record files, metrics lines), so every sample is recorded 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from typing import Any
 from core.config import ConfigError
 from loop.state import LoopState
 
-log = logging.getLogger(__name__)
 STATE_FILE = "state.json"
 REFERENCE_FILE = "reference.safetensors"
 # keys a resumed run may change: how long it runs and when it stops
