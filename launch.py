@@ -1,5 +1,9 @@
 """Run an alignment job: `python launch.py [--config configs/X.yaml] [--output-dir DIR] [section.key=value ...]`.
 
+`--dry-run` prints the placement plan (placement groups, bundles, what each actor gets) and the resources
+it needs, checks that it fits the cluster the config declares (cluster.nodes x gpus_per_node), and starts
+nothing.
+
 Joins the Ray cluster it runs in (ray job submit, RAY_ADDRESS, or a local `ray start`) and starts
 a local Ray instance only when there is none.
 """
@@ -29,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config, args.overrides)
+        if args.dry_run:
+            return _dry_run(cfg)
         if cfg.reward.kind == "reward_model":  # resolved here, so summary.json names the model used
             cfg.reward.model_path = _reward_model_path(cfg)
         if cfg.reward.kind == "llm_judge":
@@ -64,13 +70,18 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
     ray.init()  # RAY_ADDRESS or the latest local cluster if there is one, else a new local instance
     log.info("prompts: %d training, %d held-out, skipped %s", len(prompts.train), len(prompts.eval),
              dict(prompts.skipped) or "none")
-    actors = start_actors(cfg, model_path)
+    try:
+        actors = start_actors(cfg, model_path)
+    except ConfigError as err:  # the placement does not fit the cluster joined
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     loop = TrainingLoop(cfg, actors, prompts, out_dir)
     try:
         loop.run()
     finally:  # whatever happened, the run folder says what was done and why it stopped
         result = loop.result()
-        ray_info = {"gcs_address": ray.get_runtime_context().gcs_address, "nodes": str(len(ray.nodes()))}
+        ray_info = {"gcs_address": ray.get_runtime_context().gcs_address, "nodes": str(len(ray.nodes())),
+                    "placement": actors.placement}
         memory = peak_memory(actors) if result.stop_reason != "error" else {}
         summary = write_summary(out_dir, cfg, result, memory, dict(prompts.skipped), model_path, ray_info)
         write_report(out_dir)
@@ -78,6 +89,20 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
         print(f"results: {out_dir}  ({summary.name}, report.md, curves.png, records/, checkpoints/, metrics.jsonl, "
               "tensorboard/)")
     return 0 if result.stop_reason not in ("error", "interrupted", "non_finite_loss") else 1
+
+
+def _dry_run(cfg: RunConfig) -> int:
+    """Print the placement plan and check it fits the declared cluster; no model is built, no actor started."""
+    from core.placement import build_plan, check_fits, declared_nodes, describe
+
+    plan = build_plan(cfg)
+    c = cfg.cluster
+    print(describe(plan))
+    check_fits(plan, declared_nodes(cfg), f"the declared cluster ({c.nodes} node(s) x {c.gpus_per_node} GPUs"
+               + (f" x {c.cpus_per_node} CPUs" if c.cpus_per_node else "") + ")")
+    print(f"fits the declared cluster: {c.nodes} node(s) x {c.gpus_per_node} GPUs"
+          + (f" x {c.cpus_per_node} CPUs" if c.cpus_per_node else ""))
+    return 0
 
 
 def _model_path(cfg: RunConfig) -> str:
@@ -149,6 +174,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="a YAML preset (default: the embedded default run)")
     parser.add_argument("--output-dir", help="where the run writes (default: a fresh folder under runs/)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the placement plan and the resources it needs, check it fits, start nothing")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.iterations=2 learner.lr=5e-4")
     return parser.parse_args(argv)
 

@@ -1,31 +1,41 @@
-"""Start the run's Ray actors: one thin remote shell around each engine."""
+"""Start the run's Ray actors where the placement plan puts them: one thin remote shell around each engine."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import ray
 
+from actors.calls import ActorCallError, wait
+from actors.learner_group import LearnerGroup
 from actors.oracle import Oracle
+from actors.placement import actor_options, cluster_nodes, create_placement_groups
 from actors.reference import ReferenceScorer
 from actors.rollout import RolloutEngine
+from actors.rollout_pool import RolloutPool
 from core.config import RunConfig
-from learner.engine import PolicyLearner
+from core.placement import ActorSlot, build_plan, check_fits, describe
 
-ACTOR_START_TIMEOUT_S = 600
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Actors:
-    rollout: ray.actor.ActorHandle
+    rollout: RolloutPool
     reference: ray.actor.ActorHandle
     initial: ray.actor.ActorHandle  # scores KL to the initial policy; the reference itself when it never moves
     oracle: ray.actor.ActorHandle
-    learner: ray.actor.ActorHandle
+    learner: LearnerGroup
+    timeout_s: float
     judge: ray.actor.ActorHandle | None = None  # reward.kind llm_judge: the judge model's own vLLM engine
+    transport: str = "ray"  # cluster.weight_transport
+    placement: dict[str, str] = field(default_factory=dict)  # actor name -> Ray node id
 
     def named(self) -> dict[str, ray.actor.ActorHandle]:
-        unique = {"rollout": self.rollout, "reference": self.reference, "oracle": self.oracle, "learner": self.learner}
+        """Every actor by the name errors and summary.json use ("rollout", or "rollout 0", "rollout 1", ...)."""
+        unique = _numbered("rollout", self.rollout.engines) | _numbered("learner", self.learner.ranks)
+        unique |= {"reference": self.reference, "oracle": self.oracle}
         if self.initial is not self.reference:
             unique["initial"] = self.initial
         if self.judge is not None:
@@ -34,45 +44,66 @@ class Actors:
 
 
 def start_actors(cfg: RunConfig, model_path: str) -> Actors:
-    """Create every actor, then wait until all have loaded their models (or fail naming the one that did not)."""
+    """Check the plan fits the cluster, create every actor in its bundle, then wait until all have loaded
+    their models (or fail naming the one that did not)."""
+    plan = build_plan(cfg)
+    check_fits(plan, cluster_nodes(), "this Ray cluster")
+    log.info("%s", describe(plan))
+    groups = create_placement_groups(plan, cfg.cluster.call_timeout_s)
+    timeout = cfg.cluster.call_timeout_s
+
+    def place(cls, slot: ActorSlot):
+        return ray.remote(cls).options(**actor_options(slot, groups))
+
     samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
     max_model_len = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens
     judge_len = cfg.reward.judge.max_prompt_tokens + cfg.reward.judge.max_new_tokens
     if cfg.reward.kind == "self_judge":  # the same engine reads the (longer) judge prompts
         max_model_len = max(max_model_len, judge_len)
-    reference = as_actor(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size)
-    rollout = as_actor(RolloutEngine).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed)
+    nccl = cfg.cluster.weight_transport == "nccl"
+    engines = [place(RolloutEngine, s).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
+                                              s.tensor_parallel, nccl) for s in plan.slots("rollout")]
+    scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size)
+               for s in plan.slots("reference")]
     judge, judge_path = None, ""
     if cfg.reward.kind == "llm_judge":
         judge_path = cfg.reward.judge.model_path
-        judge = as_actor(RolloutEngine).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed)
+        (slot,) = plan.slots("judge")
+        judge = place(RolloutEngine, slot).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
+                                                  slot.tensor_parallel)
     elif cfg.reward.kind == "self_judge":
-        judge, judge_path = rollout, model_path
+        judge, judge_path = engines[0], model_path
+    (oracle_slot,) = plan.slots("oracle")
+    learner = LearnerGroup.create([actor_options(s, groups) for s in plan.slots("learner")], timeout)
     actors = Actors(
-        rollout=rollout,
-        reference=reference,
-        initial=reference if cfg.train.reference_refresh == "never"
-        else as_actor(ReferenceScorer).remote(model_path, cfg.learner.micro_batch_size),
-        oracle=as_actor(Oracle).remote(cfg.reward, judge, judge_path),
-        learner=as_actor(PolicyLearner).remote(model_path, cfg.learner, cfg.algorithm, samples_per_step,
-                                             cfg.train.seed),
+        rollout=RolloutPool(engines, timeout, cfg.cluster.rollout.tensor_parallel),
+        reference=scorers[0],
+        initial=scorers[-1],  # a second scorer only when the reference moves
+        oracle=place(Oracle, oracle_slot).remote(cfg.reward, judge, judge_path, timeout),
+        learner=learner,
+        timeout_s=timeout,
         judge=judge if cfg.reward.kind == "llm_judge" else None,
+        transport=cfg.cluster.weight_transport,
     )
-    for name, handle in actors.named().items():
-        try:
-            ray.get(handle.peak_memory_mb.remote(), timeout=ACTOR_START_TIMEOUT_S)
-        except ray.exceptions.GetTimeoutError as err:
-            raise TimeoutError(f"the {name} actor did not start within {ACTOR_START_TIMEOUT_S} s") from err
-        except ray.exceptions.RayActorError as err:
-            raise RuntimeError(f"the {name} actor failed to start; its error follows:\n{err}") from err
+    _wait_started(actors, cfg.cluster.call_timeout_s)
+    learner.start(model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed, cfg.cluster.weight_bucket_mb)
+    actors.placement = {name: node for name, node in
+                        wait({name: h.node_id.remote() for name, h in actors.named().items()}, timeout).items()}
     return actors
 
 
-def as_actor(cls):
-    # num_cpus=0: the phases of a step run one after another, so the actors share the machine's cores.
-    return ray.remote(num_cpus=0)(cls)
+def _wait_started(actors: Actors, timeout_s: float) -> None:
+    try:
+        wait({f"{name}: start": h.peak_memory_mb.remote() for name, h in actors.named().items()}, timeout_s)
+    except ActorCallError as err:
+        raise ActorCallError(f"an actor failed to start: {err}") from err
 
 
 def peak_memory(actors: Actors) -> dict[str, float]:
-    return {name: round(ray.get(h.peak_memory_mb.remote()), 1) for name, h in actors.named().items()}
+    memory = wait({name: h.peak_memory_mb.remote() for name, h in actors.named().items()}, actors.timeout_s)
+    return {name: round(mb, 1) for name, mb in memory.items()}
+
+
+def _numbered(role: str, handles: list) -> dict[str, ray.actor.ActorHandle]:
+    return {role: handles[0]} if len(handles) == 1 else {f"{role} {i}": h for i, h in enumerate(handles)}
 

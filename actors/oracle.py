@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ray
 
+from actors.calls import wait_one
 from core.config import RewardConfig
 from core.memory import ReportsMemory
 from core.records import Feedback, Sample
@@ -11,9 +12,9 @@ from rewards import build_reward_source
 
 
 class Oracle(ReportsMemory):
-    def __init__(self, cfg: RewardConfig, judge_engine=None, judge_path: str = ""):
+    def __init__(self, cfg: RewardConfig, judge_engine=None, judge_path: str = "", timeout_s: float = 1800.0):
         """judge_engine, judge_path: the vLLM actor and model of an LLM judge (the policy's own for self_judge)."""
-        engine = RemoteJudgeEngine(judge_engine) if judge_engine is not None else None
+        engine = RemoteJudgeEngine(judge_engine, timeout_s) if judge_engine is not None else None
         self.source = build_reward_source(cfg, engine, judge_path)
 
     def score(self, samples: list[Sample]) -> list[Feedback]:
@@ -26,11 +27,13 @@ class Oracle(ReportsMemory):
 class RemoteJudgeEngine:
     """rewards.judge.JudgeEngine over a RolloutEngine actor."""
 
-    def __init__(self, handle: ray.actor.ActorHandle):
-        self.handle = handle
+    def __init__(self, handle: ray.actor.ActorHandle, timeout_s: float):
+        self.handle, self.timeout_s = handle, timeout_s
 
     def next_token_logprobs(self, prefixes, candidates):
-        return ray.get(self.handle.next_token_logprobs.remote(prefixes, candidates))
+        ref = self.handle.next_token_logprobs.remote(prefixes, candidates)
+        return wait_one(ref, "judge engine: next_token_logprobs", self.timeout_s)
 
     def sample_texts(self, prefixes, n, temperature, top_p, max_tokens, seeds):
-        return ray.get(self.handle.sample_texts.remote(prefixes, n, temperature, top_p, max_tokens, seeds))
+        ref = self.handle.sample_texts.remote(prefixes, n, temperature, top_p, max_tokens, seeds)
+        return wait_one(ref, "judge engine: sample_texts", self.timeout_s)

@@ -7,7 +7,7 @@ import torch
 from core.memory import ReportsMemory
 from core.records import Sample
 from learner.logprobs import response_logprobs
-from learner.weights import deserialize_state_dict, serialize_state_dict
+from learner.weights import iter_buckets, serialize_state_dict
 
 
 class ReferenceScorer(ReportsMemory):
@@ -23,10 +23,10 @@ class ReferenceScorer(ReportsMemory):
         return response_logprobs(self.model, samples, self.pad_token_id, self.micro_batch_size)
 
     @torch.no_grad()
-    def load_weights(self, data: bytes, version: int, ema_rate: float | None = None) -> None:
-        """Refresh the reference from the learner's exported weights (the same bytes generators get):
+    def load_weights(self, buckets: list[bytes], version: int, ema_rate: float | None = None) -> None:
+        """Refresh the reference from the learner's exported weights (the same buckets generators get):
         replace them, or with ema_rate r move them to (1 - r) * reference + r * policy."""
-        state_dict = deserialize_state_dict(data)
+        state_dict = dict(iter_buckets(buckets))
         if ema_rate is not None:
             current = self.model.state_dict()
             state_dict = {name: current[name].lerp(tensor, ema_rate) for name, tensor in state_dict.items()}
@@ -37,6 +37,6 @@ class ReferenceScorer(ReportsMemory):
         self.version = version
 
     def save_weights(self, path: str) -> None:
-        """The current (refreshed) reference weights, in the bytes format load_weights takes."""
+        """The current (refreshed) reference weights, one bucket of the format load_weights takes."""
         with open(path, "wb") as file:
             file.write(serialize_state_dict(self.model.state_dict()))

@@ -10,7 +10,8 @@ from core.records import Prompt, Sample
 
 
 class RolloutEngine(ReportsMemory):
-    def __init__(self, model_path: str, cfg: RolloutConfig, dtype: str, max_model_len: int, seed: int):
+    def __init__(self, model_path: str, cfg: RolloutConfig, dtype: str, max_model_len: int, seed: int,
+                 tensor_parallel: int = 1, nccl_weights: bool = False):
         # The CPU build reads its KV-cache size from the environment of the process that starts it.
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.kv_cache_gib))
         from vllm import LLM
@@ -25,6 +26,10 @@ class RolloutEngine(ReportsMemory):
             gpu_memory_utilization=cfg.gpu_memory_utilization,
             max_model_len=max_model_len,
             worker_extension_cls="actors.vllm_weight_sync.BytesWeightLoader",
+            # on GPUs: shards on the GPUs of the placement group this actor was started in
+            tensor_parallel_size=tensor_parallel,
+            distributed_executor_backend="ray" if tensor_parallel > 1 else None,
+            **({"weight_transfer_config": {"backend": "nccl"}} if nccl_weights else {}),
         )
 
     def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
@@ -56,10 +61,28 @@ class RolloutEngine(ReportsMemory):
                 ))
         return samples
 
-    def load_weights(self, data: bytes, version: int) -> None:
-        self.llm.collective_rpc("load_weights_from_bytes", args=(data,))
+    def load_weights(self, buckets: list[bytes], version: int) -> None:
+        self.llm.collective_rpc("load_weights_from_buckets", args=(buckets,))
         self.llm.reset_prefix_cache()  # cached KV blocks were computed by the old weights
         self.policy_version = version
+
+    # cluster.weight_transport nccl: learner rank 0 drives these through vLLM's RayVLLMWeightSyncClient
+    def init_weight_transfer_engine(self, request) -> None:
+        self.llm.init_weight_transfer_engine(request)
+
+    def start_weight_update(self) -> None:
+        self.llm.start_weight_update()
+
+    def update_weights(self, request) -> None:
+        self.llm.update_weights(request)
+
+    def finish_weight_update(self, weight_version: str | None = None) -> None:
+        self.llm.finish_weight_update(weight_version)
+        self.llm.reset_prefix_cache()
+
+    def update_weight_version(self, version: str) -> None:
+        self.llm.update_weight_version(version)
+        self.policy_version = int(version)
 
     def next_token_logprobs(self, prefixes: list[list[int]], candidates: list[int]) -> list[list[float]]:
         """For each prefix, the log-prob of each candidate token coming next (a judge's score digits)."""

@@ -1,4 +1,4 @@
-"""A vLLM worker extension that loads weights sent as safetensors bytes.
+"""A vLLM worker extension that loads weights sent as safetensors buckets.
 
 Names avoid vLLM's own worker methods (update_weights, start_weight_update, finish_weight_update).
 The model runner's reload_weights repacks weights the way the CPU backend needs; the model's own
@@ -9,18 +9,25 @@ from __future__ import annotations
 
 
 class BytesWeightLoader:
-    def load_weights_from_bytes(self, data: bytes) -> int:
+    def load_weights_from_buckets(self, buckets: list[bytes]) -> int:
         import logging
 
         import torch
 
-        from learner.weights import deserialize_state_dict
+        from learner.weights import iter_buckets
 
         # Every reload warns that RotaryEmbedding (no weights) and the tied lm_head "failed to load";
         # both are expected here and the lm_head is handled below, so keep the log readable.
         logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(logging.ERROR)
-        state_dict = deserialize_state_dict(data)
-        self.model_runner.reload_weights(weights_iterator=iter(state_dict.items()))
+        loaded = 0
+
+        def counted():
+            nonlocal loaded
+            for item in iter_buckets(buckets):
+                loaded += 1
+                yield item
+
+        self.model_runner.reload_weights(weights_iterator=counted())
         model = self.model_runner.get_model()
         if getattr(model.config, "tie_word_embeddings", False) and hasattr(model, "lm_head"):
             # vLLM 0.32's layer-wise reload skips a tied lm_head ("ParallelLMHead: Failed to load
@@ -29,4 +36,4 @@ class BytesWeightLoader:
                 if model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr():
                     model.lm_head.weight.copy_(model.model.embed_tokens.weight)
             model.lm_head.quant_method.process_weights_after_loading(model.lm_head)
-        return len(state_dict)
+        return loaded

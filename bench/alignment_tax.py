@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SFT_STEPS = 600
+METHODS = ("sequential", "ondare", "onties", "paft")
 
 
 def launch(out: Path, *overrides: str) -> dict:
@@ -39,6 +40,18 @@ def row(method: str, seed: int, summary: dict) -> dict:
             "guard_start": first["guard"], "kl": last["kl_to_initial"]}
 
 
+def paft_row(tmp: Path, seed: int, common: list[str], sequential: dict, density: float) -> dict:
+    """Align the base model in parallel, TIES-merge it with the warm-started one, evaluate the merge."""
+    from learner.merge_models import merge_models
+
+    aligned = launch(tmp / f"aligned-{seed}", *common)
+    merged = merge_models(aligned["model_path"], sequential["model_path"], aligned["paths"]["checkpoints"][-1],
+                          str(tmp / f"paft-{seed}-model"), "ties", density)
+    evaluated = launch(tmp / f"paft-{seed}", f"train.seed={seed}", "train.iterations=0", f"model.path={merged}")
+    return row("paft (ties)", seed, evaluated) | {"guard_start": sequential["iterations"][0]["guard"],
+                                                  "kl": None}  # no initial policy to compare
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -47,29 +60,29 @@ def main() -> None:
     parser.add_argument("--reserve", type=float, default=0.1, help="learner.merge_reserve_rate p")
     parser.add_argument("--alpha", type=float, default=1e-3, help="learner.merge_alpha")
     parser.add_argument("--density", type=float, default=0.2, help="PAFT: fraction of the SFT delta kept")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                        help="which rows to run (a sweep of p and alpha needs only ondare and onties)")
     args = parser.parse_args()
-    from learner.merge_models import merge_models
-
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             common = [f"train.seed={seed}", f"train.iterations={args.iterations}",
                       f"train.steps_per_iteration={args.steps}"]
             warm = [*common, f"model.tiny.sft_steps={SFT_STEPS}"]
-            sequential = launch(Path(tmp) / f"sequential-{seed}", *warm)
-            results.append(row("sequential AdamW", seed, sequential))
+            done = len(results)
+            sequential = None
+            if "sequential" in args.methods or "paft" in args.methods:
+                sequential = launch(Path(tmp) / f"sequential-{seed}", *warm)
+            if "sequential" in args.methods:
+                results.append(row("sequential AdamW", seed, sequential))
             for method in ("ondare", "onties"):
-                summary = launch(Path(tmp) / f"{method}-{seed}", *warm, f"learner.merging={method}",
-                                 f"learner.merge_reserve_rate={args.reserve}", f"learner.merge_alpha={args.alpha}")
-                results.append(row(method, seed, summary))
-            aligned = launch(Path(tmp) / f"aligned-{seed}", *common)
-            merged = merge_models(aligned["model_path"], sequential["model_path"], aligned["paths"]["checkpoints"][-1],
-                                  str(Path(tmp) / f"paft-{seed}-model"), "ties", args.density)
-            evaluated = launch(Path(tmp) / f"paft-{seed}", f"train.seed={seed}", "train.iterations=0",
-                               f"model.path={merged}")
-            results.append(row("paft (ties)", seed, evaluated) | {"guard_start": sequential["iterations"][0]["guard"],
-                                                                 "kl": None})  # no initial policy to compare
-            for r in results[-4:]:
+                if method in args.methods:
+                    summary = launch(Path(tmp) / f"{method}-{seed}", *warm, f"learner.merging={method}",
+                                     f"learner.merge_reserve_rate={args.reserve}", f"learner.merge_alpha={args.alpha}")
+                    results.append(row(method, seed, summary))
+            if "paft" in args.methods:
+                results.append(paft_row(Path(tmp), seed, common, sequential, args.density))
+            for r in results[done:]:
                 print(f"{r['method']} seed {seed}: reward {r['reward']:.3f}, guard {r['guard']:.3f}", file=sys.stderr)
     print(f"\nToy task, {args.iterations} x {args.steps} UNA steps; merging p={args.reserve}, alpha={args.alpha}; "
           f"PAFT density {args.density}\n")

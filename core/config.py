@@ -186,6 +186,36 @@ class StoppingConfig:
 
 
 @dataclass
+class RoleResources:
+    """Where one kind of actor runs (core/placement.py turns these into Ray placement groups)."""
+
+    count: int = 1  # rollout: data-parallel vLLM engines; learner: DeepSpeed ranks; reference/oracle/judge: 1
+    gpus: float = 0.0  # per actor; below 1 when colocated (its share of a GPU); vLLM engines: tensor_parallel
+    cpus: float = 0.0  # per actor; 0 reserves none (the phases of a step run one after another)
+    tensor_parallel: int = 1  # vLLM engines (rollout, judge): GPUs per engine, on one node
+    pool: str = ""  # roles naming the same pool are colocated: actor i of each shares bundle i; empty: its own
+    node_resource: str = ""  # a custom Ray resource (`ray start --resources`) that pins the actors to such nodes
+
+
+@dataclass
+class ClusterConfig:
+    """Placement of the actors, checked before any engine starts (`python launch.py --dry-run` prints it)."""
+
+    nodes: int = 1  # the cluster --dry-run checks against; a real run checks the Ray cluster it joined
+    gpus_per_node: int = 0
+    cpus_per_node: int = 0  # 0: not checked
+    rollout: RoleResources = field(default_factory=RoleResources)
+    learner: RoleResources = field(default_factory=RoleResources)
+    reference: RoleResources = field(default_factory=RoleResources)  # also the KL-to-initial scorer when it moves
+    oracle: RoleResources = field(default_factory=RoleResources)
+    judge: RoleResources = field(default_factory=RoleResources)  # reward.kind llm_judge
+    # ray: safetensors buckets through Ray's object store (CPU, small models); nccl: vLLM's NCCL weight transfer
+    weight_transport: Literal["ray", "nccl"] = "ray"
+    weight_bucket_mb: int = 256
+    call_timeout_s: float = 1800.0  # every remote call and collective: a hang becomes an error naming the actor
+
+
+@dataclass
 class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -195,6 +225,7 @@ class RunConfig:
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     stopping: StoppingConfig = field(default_factory=StoppingConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,4 +1,4 @@
-"""Peak resident memory of this process and the live processes it started (vLLM's engine core)."""
+"""Peak resident memory of this process and the live processes it started (vLLM's engine core), and where it runs."""
 
 from __future__ import annotations
 
@@ -20,7 +20,12 @@ def peak_rss_mb() -> float:
 
 
 class ReportsMemory:
-    """Mixin for actor classes: the driver asks each actor for its peak memory for summary.json."""
+    """Mixin for actor classes: the driver asks each actor for its peak memory and its node for summary.json."""
 
     def peak_memory_mb(self) -> float:
         return peak_rss_mb()
+
+    def node_id(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()

@@ -6,6 +6,7 @@ import math
 import os
 import socket
 from collections import defaultdict
+from datetime import timedelta
 
 import torch
 
@@ -16,37 +17,48 @@ from learner.critic import build_critic_engine
 from learner.logprobs import response_logprobs, token_logprobs
 from learner.objectives import LearnerBatch, build_objective, make_micro_batch, zero_loss
 from learner.ppo import PPOTrainer
-from learner.weights import serialize_state_dict
+from learner.weights import serialize_buckets
 
 
-def init_single_process_group() -> None:
-    """DeepSpeed needs a torch.distributed group even for one rank; gloo works on the CPU."""
+def init_process_group(rank: int = 0, world_size: int = 1, master: str = "", timeout_s: float = 1800.0) -> None:
+    """The learner group's torch.distributed group (gloo on the CPU, NCCL on GPUs); DeepSpeed needs one even
+    for a single rank. master: rank 0's "address:port" (one rank: this machine, a free port)."""
     import deepspeed
 
+    if world_size > 1:
+        os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = master.rsplit(":", 1)
+        os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK="0")
     os.environ.setdefault("RANK", "0")
     os.environ.setdefault("LOCAL_RANK", "0")
     os.environ.setdefault("WORLD_SIZE", "1")
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    os.environ.setdefault("MASTER_PORT", str(free_port()))
     if not torch.distributed.is_initialized():
-        deepspeed.init_distributed(dist_backend="gloo" if not torch.cuda.is_available() else "nccl")
+        deepspeed.init_distributed(dist_backend="gloo" if not torch.cuda.is_available() else "nccl",
+                                   timeout=timedelta(seconds=timeout_s))
 
 
 class PolicyLearner(ReportsMemory):
+    """One rank of the learner; with world_size > 1 each rank learns from its share of every batch and
+    DeepSpeed averages the gradients (actors/learner_group.py starts the ranks)."""
+
     def __init__(self, model_path: str, learner: LearnerConfig, algorithm: AlgorithmConfig,
-                 max_sequences_per_step: int, seed: int):
+                 max_sequences_per_step: int, seed: int, rank: int = 0, world_size: int = 1, master: str = "",
+                 timeout_s: float = 1800.0, bucket_mb: int = 256):
         import deepspeed
         from transformers import AutoModelForCausalLM
 
         torch.manual_seed(seed)
         self.model_path = model_path
-        init_single_process_group()
+        self.rank, self.world_size, self.bucket_bytes = rank, world_size, bucket_mb * 2**20
+        init_process_group(rank, world_size, master, timeout_s)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
         self.pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
         # one optimizer step takes the whole batch, or one of PPO's minibatches
         per_step = max_sequences_per_step
         if algorithm.name == "ppo":
             per_step = math.ceil(max_sequences_per_step / algorithm.ppo_minibatches)
+        per_step = math.ceil(per_step / world_size)  # this rank's share
         self.micro_batch_size = min(learner.micro_batch_size, per_step)
         self.accumulation_steps = math.ceil(per_step / self.micro_batch_size)
         optimizer = torch.optim.AdamW(
@@ -72,7 +84,7 @@ class PolicyLearner(ReportsMemory):
             critic = build_critic_engine(model_path, learner.critic_lr, self.micro_batch_size, self.accumulation_steps,
                                          learner.grad_clip, learner.zero_stage)
             self.ppo = PPOTrainer(algorithm, self.engine, critic, self.micro_batch_size, self.accumulation_steps,
-                                  self.pad_token_id, seed)
+                                  self.pad_token_id, seed, rank, world_size)
         else:
             self.objective = build_objective(algorithm)
 
@@ -86,7 +98,8 @@ class PolicyLearner(ReportsMemory):
             self.objective.prepare(batch, self.sequence_logprobs)
             self.engine.train()
         count = self.objective.normaliser(batch)
-        chunks = split_units(self.objective.units(batch), self.micro_batch_size, self.accumulation_steps)
+        my_units = self.objective.units(batch)[self.rank :: self.world_size]
+        chunks = split_units(my_units, self.micro_batch_size, self.accumulation_steps)
         before_step = self.merging.snapshot() if self.merging else None
         losses, nonfinite, stats = [], 0, defaultdict(list)
         for chunk in chunks:
@@ -100,7 +113,8 @@ class PolicyLearner(ReportsMemory):
                 # the weights (inputs were checked): back-propagate zeros so the optimizer state stays finite.
                 nonfinite += bool(chunk)
                 loss = zero_loss(self.engine)
-            self.engine.backward(loss, scale_wrt_gas=False)  # the loss is already divided by the step's count
+            # the loss is already divided by the whole step's count; DeepSpeed averages the ranks' gradients
+            self.engine.backward(loss * self.world_size, scale_wrt_gas=False)
             self.engine.step()
             losses.append(loss.item())
         if self.merging:  # the optimizer stepped at the last micro-batch; merge its update with tau
@@ -117,15 +131,28 @@ class PolicyLearner(ReportsMemory):
         self.engine.eval()
         return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size)
 
-    def export_weights(self) -> bytes:
-        """The full weights as safetensors bytes (gathered first under ZeRO-3)."""
-        return serialize_state_dict(self._full_state_dict())
+    def export_weights(self) -> list[bytes]:
+        """The full weights as safetensors buckets of at most cluster.weight_bucket_mb (gathered first under
+        ZeRO-3, where every rank must call this; only rank 0 returns them)."""
+        state_dict = self._full_state_dict()
+        return serialize_buckets(state_dict, self.bucket_bytes) if self.rank == 0 else []
+
+    def send_weights_nccl(self, engines: list, engine_gpus: int) -> None:
+        """cluster.weight_transport nccl (GPUs): broadcast the weights into every rollout engine's workers."""
+        if getattr(self, "nccl", None) is None:
+            from learner.nccl_sync import NcclWeightSender
+
+            self.nccl = NcclWeightSender(self.engine.module, engines, engine_gpus, self.rank)
+        self.nccl.send()
 
     def save_pretrained(self, folder: str) -> None:
         """A Hugging Face folder (weights, config, tokenizer) that transformers and vLLM load."""
         from transformers import AutoTokenizer
 
-        self.engine.module.save_pretrained(folder, state_dict=self._full_state_dict(), safe_serialization=True)
+        state_dict = self._full_state_dict()  # every rank joins the gather under ZeRO-3; rank 0 writes
+        if self.rank != 0:
+            return
+        self.engine.module.save_pretrained(folder, state_dict=state_dict, safe_serialization=True)
         AutoTokenizer.from_pretrained(self.model_path).save_pretrained(folder)
 
     def save_state(self, folder: str) -> None:
@@ -182,7 +209,7 @@ def _check_inputs(batch: LearnerBatch) -> None:
             raise ValueError(f"sample {sample.sample_id}: non-finite learning target {value} or reference log-prob")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

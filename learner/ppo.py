@@ -23,8 +23,9 @@ from learner.policy_gradient import gae, kl_estimate, ppo_policy_loss, ppo_value
 
 class PPOTrainer:
     def __init__(self, cfg: AlgorithmConfig, policy, critic, micro_batch_size: int, accumulation_steps: int,
-                 pad_token_id: int, seed: int):
+                 pad_token_id: int, seed: int, rank: int = 0, world_size: int = 1):
         self.cfg, self.policy, self.critic = cfg, policy, critic
+        self.rank, self.world_size = rank, world_size  # each rank takes its share of every minibatch
         self.micro_batch_size, self.accumulation_steps = micro_batch_size, accumulation_steps
         self.pad_token_id = pad_token_id
         self.generator = torch.Generator().manual_seed(seed)
@@ -43,8 +44,8 @@ class PPOTrainer:
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(len(tokens), generator=self.generator)
             for minibatch in torch.tensor_split(order, cfg.ppo_minibatches):
-                num_tokens = int(mask[minibatch].sum().clamp(min=1))
-                micro_rows = list(torch.split(minibatch, self.micro_batch_size))
+                num_tokens = int(mask[minibatch].sum().clamp(min=1))  # the whole minibatch's, on every rank
+                micro_rows = list(torch.split(minibatch[self.rank :: self.world_size], self.micro_batch_size))
                 if len(micro_rows) > self.accumulation_steps:
                     raise ValueError(f"a PPO minibatch of {len(minibatch)} sequences needs {len(micro_rows)} micro-batches, "
                                      f"more than the {self.accumulation_steps} the learner was built for")
@@ -86,5 +87,6 @@ class PPOTrainer:
 
     def _apply(self, policy_loss: torch.Tensor, value_loss: torch.Tensor) -> None:
         for engine, loss in ((self.policy, policy_loss), (self.critic, value_loss)):
-            engine.backward(loss, scale_wrt_gas=False)  # already divided by the minibatch's token count
+            # already divided by the minibatch's token count; DeepSpeed averages the ranks' gradients
+            engine.backward(loss * self.world_size, scale_wrt_gas=False)
             engine.step()

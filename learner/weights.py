@@ -1,16 +1,52 @@
-"""Weights as bytes: the in-process transport from the learner to generators and reference scorers."""
+"""Weights as bytes: the Ray transport from the learner to generators and reference scorers.
+
+Exported in buckets (safetensors blobs of at most a set size), not one tensor at a time and not one blob
+of the whole model: a receiver loads bucket after bucket.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import torch
 from safetensors.torch import load, save
 
 
 def serialize_state_dict(state_dict: dict[str, torch.Tensor]) -> bytes:
-    """safetensors bytes of a state dict; tensors that share storage (tied embeddings) are kept once.
+    """safetensors bytes of a state dict (one bucket)."""
+    return save(_unique(state_dict))
+
+
+def serialize_buckets(state_dict: dict[str, torch.Tensor], bucket_bytes: int) -> list[bytes]:
+    """The state dict as safetensors buckets of at most bucket_bytes each (a larger tensor is a bucket alone).
 
     Ray does not carry tensors through vLLM's collective_rpc intact, but bytes survive (ENVIRONMENT.md).
     """
+    buckets, current, size = [], {}, 0
+    for name, tensor in _unique(state_dict).items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if current and size + nbytes > bucket_bytes:
+            buckets.append(save(current))
+            current, size = {}, 0
+        current[name] = tensor
+        size += nbytes
+    if current:
+        buckets.append(save(current))
+    return buckets
+
+
+def deserialize_state_dict(data: bytes) -> dict[str, torch.Tensor]:
+    return load(data)
+
+
+def iter_buckets(buckets: list[bytes]) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) pairs, one bucket in memory as tensors at a time."""
+    for data in buckets:
+        yield from load(data).items()
+
+
+def _unique(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Tensors that share storage (tied embeddings) are kept once; safetensors refuses shared storage."""
     seen: set[int] = set()
     unique = {}
     for name, tensor in state_dict.items():
@@ -18,8 +54,4 @@ def serialize_state_dict(state_dict: dict[str, torch.Tensor]) -> bytes:
             continue
         seen.add(tensor.data_ptr())
         unique[name] = tensor.detach().to("cpu").contiguous()
-    return save(unique)
-
-
-def deserialize_state_dict(data: bytes) -> dict[str, torch.Tensor]:
-    return load(data)
+    return unique

@@ -31,30 +31,30 @@ RESUMABLE_CHANGES = ("train.iterations", "stopping.")
 def actor_saver(actors, moving_reference: bool) -> Callable[[Path], None]:
     """What write_checkpoint calls: the learner writes the model and its DeepSpeed state, the reference its
     weights when they move."""
-    import ray
+    from actors.calls import wait
 
     def save(staging: Path) -> None:
-        calls = [actors.learner.save_pretrained.remote(str(staging)),
-                 actors.learner.save_state.remote(str(staging / "resume" / "learner"))]
+        calls = {f"learner rank {i}: save": ref for i, ref in enumerate(
+            actors.learner.save_pretrained(str(staging)) + actors.learner.save_state(str(staging / "resume" / "learner")))}
         if moving_reference:
-            calls.append(actors.reference.save_weights.remote(str(staging / "resume" / REFERENCE_FILE)))
-        ray.get(calls)
+            calls["reference: save_weights"] = actors.reference.save_weights.remote(str(staging / "resume" / REFERENCE_FILE))
+        wait(calls, actors.timeout_s)
 
     return save
 
 
 def restore_actors(actors, folder: Path, policy_version: int, moving_reference: bool):
-    """Load a checkpoint's learner state, push its weights to the generator (and its reference weights to
+    """Load a checkpoint's learner state, push its weights to the generators (and its reference weights to
     the reference); returns the exported weights' object reference."""
-    import ray
+    from actors.calls import wait_one
+    from actors.weight_sync import push_weights
 
     resume = folder / "resume"
-    ray.get(actors.learner.load_state.remote(str(resume / "learner")))
-    weights = actors.learner.export_weights.remote()
-    calls = [actors.rollout.load_weights.remote(weights, policy_version)]
+    actors.learner.load_state(str(resume / "learner"))
+    weights = push_weights(actors, policy_version, reference=False)
     if moving_reference:
-        calls.append(actors.reference.load_weights.remote((resume / REFERENCE_FILE).read_bytes(), policy_version))
-    ray.get(calls)
+        ref = actors.reference.load_weights.remote([(resume / REFERENCE_FILE).read_bytes()], policy_version)
+        wait_one(ref, "reference: load_weights", actors.timeout_s)
     return weights
 
 

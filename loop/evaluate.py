@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ray
-
+from actors.calls import wait
 from actors.group import Actors
 from core.records import Feedback, Prompt, Sample
 
@@ -41,9 +40,10 @@ def win_rate(new: dict[str, list[float]], old: dict[str, list[float]]) -> float:
 
 def evaluate(actors: Actors, prompts: list[Prompt], samples_per_prompt: int, seed: int, iteration: int) -> Evaluation:
     """Same seed every time, so differences between iterations come from the policy, not the sampling."""
-    samples = ray.get(actors.rollout.generate.remote(prompts, samples_per_prompt, seed, iteration, 0, "eval"))
-    feedback = ray.get(actors.oracle.score.remote(samples))
-    initial = ray.get(actors.initial.score.remote(samples))
+    samples = actors.rollout.generate(prompts, samples_per_prompt, seed, iteration, 0, "eval")
+    calls = {"oracle: score": actors.oracle.score.remote(samples), "initial: score": actors.initial.score.remote(samples)}
+    results = wait(calls, actors.timeout_s)
+    feedback, initial = results["oracle: score"], results["initial: score"]
     scored = [fb.value for fb in feedback if fb.value is not None]
     kl = [sum(s.behaviour_logprobs) - sum(ref) for s, ref in zip(samples, initial)]
     return Evaluation(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from core.config import RunConfig
 from loop.training import LoopResult
 
 
 def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory_mb: dict[str, float],
-                  skipped_prompts: dict[str, int], model_path: str, ray_info: dict[str, str]) -> Path:
+                  skipped_prompts: dict[str, int], model_path: str, ray_info: dict[str, Any]) -> Path:
     summary = {
         "config": cfg.to_dict(),
         "model_path": model_path,

@@ -22,7 +22,9 @@ from pathlib import Path
 import ray
 from tqdm import tqdm
 
+from actors.calls import wait_one
 from actors.group import Actors
+from actors.weight_sync import push_weights, verify_sync
 from core.config import RunConfig
 from core.data import PromptSets, prompt_batches
 from core.records import Prompt
@@ -165,10 +167,10 @@ class TrainingLoop:
         """Generate, score, build the learning signal and reference log-probs; record every sample."""
         cfg, actors = self.cfg, self.actors
         with self.timer.phase("generate"):
-            samples = ray.get(actors.rollout.generate.remote(
-                prompts, cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, global_step), iteration, step))
+            samples = actors.rollout.generate(prompts, cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, global_step),
+                                              iteration, step)
         with self.timer.phase("score"):
-            feedback = ray.get(actors.oracle.score.remote(samples))
+            feedback = wait_one(actors.oracle.score.remote(samples), "oracle: score", actors.timeout_s)
         kept = [(s, fb) for s, fb in zip(samples, feedback) if fb.value is not None]
         self.state.abstentions += len(samples) - len(kept)
         if not kept:
@@ -182,7 +184,8 @@ class TrainingLoop:
         self.state.ties_dropped += ties
         mismatched = mismatched_samples(kept_samples) if cfg.algorithm.name == "kto" else []
         with self.timer.phase("reference"):
-            reference = ray.get(actors.reference.score.remote(kept_samples + mismatched))
+            reference = wait_one(actors.reference.score.remote(kept_samples + mismatched), "reference: score",
+                                 actors.timeout_s)
         reference, mismatched_reference = reference[: len(kept_samples)], reference[len(kept_samples) :]
         target_of = dict(zip((s.sample_id for s in kept_samples), values))
         reference_of = dict(zip((s.sample_id for s in kept_samples), reference))
@@ -200,7 +203,7 @@ class TrainingLoop:
     def _learn(self, batch: LearnerBatch, push: bool = True) -> dict[str, float]:
         """One optimizer step; then (online mode) the new weights go to the generator, checked if configured."""
         with self.timer.phase("learn"):
-            stats = ray.get(self.actors.learner.train_step.remote(batch))
+            stats = self.actors.learner.train_step(batch)
         self.state.updates += 1
         if push:
             with self.timer.phase("sync"):
@@ -232,36 +235,24 @@ class TrainingLoop:
         self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | {"iteration": iteration})
 
     def _push_weights(self) -> None:
-        """Export once; the generator always takes the new weights, the reference when its schedule says."""
-        state = self.state
+        """The generators always take the new weights, the reference when its schedule says."""
+        state, train = self.state, self.cfg.train
         state.policy_version += 1
-        train, reference = self.cfg.train, self.actors.reference
-        weights = self.actors.learner.export_weights.remote()  # one object, fetched by each receiver
-        self.latest_weights = weights
-        calls = [self.actors.rollout.load_weights.remote(weights, state.policy_version)]
-        if train.reference_refresh == "ema":
-            calls.append(reference.load_weights.remote(weights, state.policy_version, train.reference_ema_rate))
-        elif train.reference_refresh == "every_k_steps" and state.updates % train.reference_refresh_steps == 0:
-            calls.append(reference.load_weights.remote(weights, state.policy_version))
-        ray.get(calls)
+        ema = train.reference_refresh == "ema"
+        every_k = train.reference_refresh == "every_k_steps" and state.updates % train.reference_refresh_steps == 0
+        self.latest_weights = push_weights(self.actors, state.policy_version, ema or every_k,
+                                           train.reference_ema_rate if ema else None)
 
     def _verify_sync(self, samples) -> float:
-        engine = ray.get(self.actors.rollout.response_logprobs.remote(samples))
-        learner = ray.get(self.actors.learner.sequence_logprobs.remote(samples))
-        diff = max((abs(a - b) for ea, la in zip(engine, learner) for a, b in zip(ea, la)), default=0.0)
-        tolerance = SYNC_TOLERANCE[self.cfg.model.dtype]
-        if diff > tolerance:
-            version = self.state.policy_version
-            raise RuntimeError(f"weight sync check failed: the rollout engine's log-probs differ from the learner's "
-                               f"by up to {diff:.2e} (tolerance {tolerance:.0e}) after pushing version {version}")
-        return diff
+        return verify_sync(self.actors, samples, SYNC_TOLERANCE[self.cfg.model.dtype], self.state.policy_version)
 
     def _refresh_reference(self) -> None:
         if self.cfg.train.reference_refresh == "every_iteration":
             with self.timer.phase("sync"):
                 # the learner has not changed since the last push (every iteration's updates end with one)
-                weights = self.latest_weights or self.actors.learner.export_weights.remote()
-                ray.get(self.actors.reference.load_weights.remote(weights, self.state.policy_version))
+                weights = self.latest_weights or self.actors.learner.export_weights()
+                wait_one(self.actors.reference.load_weights.remote(weights, self.state.policy_version),
+                         "reference: load_weights", self.actors.timeout_s)
 
     def _checkpoint(self, iteration: int) -> None:
         """The policy as a Hugging Face folder, and all a resumed run needs, committed by one rename."""

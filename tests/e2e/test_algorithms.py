@@ -56,7 +56,8 @@ def shared_actors(tiny_model_path, tokenizer):
     ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     cfg = load_config(None, OVERRIDES)
     actors = start_actors(cfg, tiny_model_path)
-    ray.kill(actors.learner)  # each preset starts its own
+    for rank in actors.learner.ranks:  # each preset starts its own
+        ray.kill(rank)
     yield actors, load_prompts(cfg.data, tokenizer, cfg.train.seed)
     ray.shutdown()
 
@@ -74,21 +75,24 @@ def _assert_updated(out: Path, marker: str) -> None:
 def test_preset_runs_and_updates(preset, shared_actors, tiny_model_path, tmp_path):
     import ray
 
-    from actors.group import as_actor
+    from actors.learner_group import LearnerGroup
+    from actors.weight_sync import push_weights
     from core.config import load_config
-    from learner.engine import PolicyLearner
     from loop.training import TrainingLoop
 
     actors, prompts = shared_actors
     cfg = load_config(str(ROOT / "configs" / f"{preset}.yaml"), OVERRIDES)
     assert cfg.algorithm.name == preset.split("_")[0] and cfg.train.reference_refresh == "never"
     samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
-    learner = as_actor(PolicyLearner).remote(tiny_model_path, cfg.learner, cfg.algorithm, samples_per_step,
-                                           cfg.train.seed)
-    try:  # the generator starts from the initial weights too, whatever the previous preset taught it
-        ray.get(actors.rollout.load_weights.remote(learner.export_weights.remote(), 0))
-        result = TrainingLoop(cfg, dataclasses.replace(actors, learner=learner), prompts, tmp_path).run()
+    learner = LearnerGroup.create([{"num_cpus": 0}], actors.timeout_s)
+    try:
+        learner.start(tiny_model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed,
+                      cfg.cluster.weight_bucket_mb)
+        preset_actors = dataclasses.replace(actors, learner=learner)
+        # the generator starts from the initial weights too, whatever the previous preset taught it
+        push_weights(preset_actors, 0, reference=False)
+        result = TrainingLoop(cfg, preset_actors, prompts, tmp_path).run()
     finally:
-        ray.kill(learner)
+        ray.kill(learner.ranks[0])
     assert result.stop_reason == "iteration_limit"
     _assert_updated(tmp_path, PRESETS[preset])

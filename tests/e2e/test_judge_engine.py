@@ -14,7 +14,6 @@ def judge_engine(tiny_config):
 
     import ray
 
-    from actors.group import as_actor
     from actors.oracle import RemoteJudgeEngine
     from actors.rollout import RolloutEngine
     from core.config import RolloutConfig
@@ -22,7 +21,7 @@ def judge_engine(tiny_config):
 
     path = str(build_tiny_model(dataclasses.replace(tiny_config, seed=1)))
     ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    handle = as_actor(RolloutEngine).remote(path, RolloutConfig(), "float32", 256, 0)
+    handle = ray.remote(num_cpus=0)(RolloutEngine).remote(path, RolloutConfig(), "float32", 256, 0)
     yield RemoteJudgeEngine(handle), path
     ray.shutdown()
 

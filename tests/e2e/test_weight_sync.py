@@ -22,7 +22,6 @@ def _max_diff(a, b):
 
 
 def test_engine_matches_learner_after_a_push_and_generation_changes(ray_local, tiny_model_path, tokenizer):
-    from actors.group import as_actor
     from actors.rollout import RolloutEngine
     from core.config import AlgorithmConfig, DataConfig, LearnerConfig, RolloutConfig
     from core.data import load_prompts
@@ -32,9 +31,10 @@ def test_engine_matches_learner_after_a_push_and_generation_changes(ray_local, t
 
     ray = ray_local
     prompts = load_prompts(DataConfig(toy_train_prompts=4, toy_eval_prompts=1), tokenizer, seed=0).train
-    rollout = as_actor(RolloutEngine).remote(tiny_model_path, RolloutConfig(max_new_tokens=16), "float32", 128, 0)
-    learner = as_actor(PolicyLearner).remote(tiny_model_path, LearnerConfig(lr=1e-2, micro_batch_size=8),
-                                           AlgorithmConfig(beta=1.0), 16, 0)
+    rollout = ray.remote(num_cpus=0)(RolloutEngine).remote(tiny_model_path, RolloutConfig(max_new_tokens=16), "float32", 128, 0)
+    # 1 MB buckets: the 1.4 MB of weights reach vLLM in two
+    learner = ray.remote(num_cpus=0)(PolicyLearner).remote(tiny_model_path, LearnerConfig(lr=1e-2, micro_batch_size=8),
+                                                           AlgorithmConfig(beta=1.0), 16, 0, bucket_mb=1)
 
     before = ray.get(rollout.generate.remote(prompts, 4, 7, 1, 1))
     engine_before = ray.get(rollout.response_logprobs.remote(before))
@@ -45,7 +45,9 @@ def test_engine_matches_learner_after_a_push_and_generation_changes(ray_local, t
     targets = [1.0 if letter_share(s.response_text, "o") > 0.15 else 0.0 for s in before]
     for _ in range(3):
         ray.get(learner.train_step.remote(LearnerBatch(before, learner_before, targets)))
-    ray.get(rollout.load_weights.remote(learner.export_weights.remote(), 1))
+    buckets = learner.export_weights.remote()
+    assert len(ray.get(buckets)) == 2
+    ray.get(rollout.load_weights.remote(buckets, 1))
 
     engine_after = ray.get(rollout.response_logprobs.remote(before))
     learner_after = ray.get(learner.sequence_logprobs.remote(before))

@@ -1,0 +1,83 @@
+"""The learner group: N DeepSpeed ranks as Ray actors in one torch.distributed group, driven as one learner.
+
+Every call goes to every rank (each takes its share of the batch; ZeRO-3's gathers are collectives);
+rank 0 answers for the group: its exported weights, its saved model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from actors.calls import wait
+from learner.engine import PolicyLearner, free_port
+from learner.objectives import LearnerBatch
+
+SUMMED = ("loss", "policy_loss", "value_loss", "nonfinite_microbatches")  # each rank reports its share
+
+
+class LearnerRank(PolicyLearner):
+    """A rank is placed first and joined to the group after: rank 0's address is known only once it is placed."""
+
+    def __init__(self):  # noqa: D107 -- PolicyLearner.__init__ runs in start()
+        pass
+
+    def address(self) -> str:
+        return f"{ray.util.get_node_ip_address()}:{free_port()}"
+
+    def start(self, *args: Any, **kwargs: Any) -> None:
+        PolicyLearner.__init__(self, *args, **kwargs)
+
+
+class LearnerGroup:
+    def __init__(self, ranks: list[ray.actor.ActorHandle], timeout_s: float):
+        self.ranks, self.timeout_s = ranks, timeout_s
+
+    @classmethod
+    def create(cls, rank_options: list[dict[str, Any]], timeout_s: float) -> LearnerGroup:
+        """One rank per options dict (actors/placement.py's actor_options); start() then joins them."""
+        return cls([ray.remote(LearnerRank).options(**options).remote() for options in rank_options], timeout_s)
+
+    def start(self, model_path: str, learner, algorithm, max_sequences_per_step: int, seed: int,
+              bucket_mb: int) -> None:
+        master = wait({"learner rank 0: address": self.ranks[0].address.remote()}, self.timeout_s)
+        master_address = next(iter(master.values()))
+        self._all("start", [r.start.remote(model_path, learner, algorithm, max_sequences_per_step, seed, rank=i,
+                                           world_size=len(self.ranks), master=master_address,
+                                           timeout_s=self.timeout_s, bucket_mb=bucket_mb)
+                            for i, r in enumerate(self.ranks)])
+
+    def train_step(self, batch: LearnerBatch) -> dict[str, float]:
+        batch_ref = ray.put(batch)  # one copy in the object store, read by every rank
+        per_rank = self._all("train_step", [r.train_step.remote(batch_ref) for r in self.ranks])
+        combined = {key: sum(s[key] for s in per_rank) / (1 if key in SUMMED else len(per_rank))
+                    for key in per_rank[0]}
+        combined["grad_norm"] = per_rank[0]["grad_norm"]  # the global norm, the same on every rank
+        return combined
+
+    def export_weights(self) -> ray.ObjectRef:
+        """Rank 0's weight buckets as one object reference that every receiver fetches."""
+        refs = [r.export_weights.remote() for r in self.ranks]
+        if len(refs) > 1:
+            self._all("export_weights", refs[1:], first=1)  # the others only joined the gather
+        return refs[0]
+
+    def send_weights_nccl(self, engines: list[ray.actor.ActorHandle], engine_gpus: int) -> None:
+        self._all("send_weights_nccl", [r.send_weights_nccl.remote(engines, engine_gpus) for r in self.ranks])
+
+    def sequence_logprobs(self, samples) -> list[list[float]]:
+        return self._all("sequence_logprobs", [r.sequence_logprobs.remote(samples) for r in self.ranks])[0]
+
+    def save_pretrained(self, folder: str) -> list[ray.ObjectRef]:
+        return [r.save_pretrained.remote(folder) for r in self.ranks]
+
+    def save_state(self, folder: str) -> list[ray.ObjectRef]:
+        return [r.save_state.remote(folder) for r in self.ranks]
+
+    def load_state(self, folder: str) -> None:
+        self._all("load_state", [r.load_state.remote(folder) for r in self.ranks])
+
+    def _all(self, method: str, refs: list[ray.ObjectRef], first: int = 0) -> list[Any]:
+        named = {f"learner rank {first + i}: {method}": ref for i, ref in enumerate(refs)}
+        return list(wait(named, self.timeout_s).values())

@@ -1,0 +1,48 @@
+"""Ray's side of the placement plan (core/placement.py): the cluster's nodes, placement groups, actor options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from actors.calls import ActorCallError
+from core.placement import PIN, ActorSlot, Node, Plan
+
+
+def cluster_nodes() -> list[Node]:
+    """The alive nodes of the Ray cluster this driver joined, with their total resources."""
+    nodes = []
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        res = dict(node.get("Resources", {}))
+        custom = {k: v for k, v in res.items() if k not in ("CPU", "GPU", "memory", "object_store_memory")
+                  and not k.startswith("node:") and not k.startswith("accelerator_type")}
+        nodes.append(Node(node["NodeID"][:8], res.get("CPU", 0.0), res.get("GPU", 0.0), custom))
+    return nodes
+
+
+def create_placement_groups(plan: Plan, timeout_s: float) -> dict[str, PlacementGroup]:
+    groups = {spec.name: placement_group(spec.bundles, strategy=spec.strategy, name=spec.name) for spec in plan.groups}
+    for name, group in groups.items():
+        if not group.wait(timeout_seconds=timeout_s):
+            for g in groups.values():
+                remove_placement_group(g)
+            raise ActorCallError(f"placement group '{name}' could not be reserved within {timeout_s:g} s: the cluster "
+                                 "lacks the resources (see `ray status`), or another job holds them")
+    return groups
+
+
+def actor_options(slot: ActorSlot, groups: dict[str, PlacementGroup]) -> dict[str, Any]:
+    """Options for `.options(...)` that put an actor in its bundle with its share of the bundle."""
+    options: dict[str, Any] = {"num_cpus": slot.cpus, "num_gpus": slot.gpus}
+    if slot.node_resource:
+        options["resources"] = {slot.node_resource: PIN}
+    if slot.group:
+        # capture child tasks: a tensor-parallel vLLM engine starts its workers in the same group
+        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+            groups[slot.group], placement_group_bundle_index=slot.bundle, placement_group_capture_child_tasks=True)
+    return options

@@ -1,0 +1,47 @@
+"""Several vLLM rollout engines as one generator (data parallel): prompts sharded, results in prompt order.
+
+Sampling is seeded per request (vLLM's SamplingParams.seed), so which engine draws a prompt's samples
+does not change them.
+"""
+
+from __future__ import annotations
+
+import ray
+
+from actors.calls import wait
+from core.records import Prompt, Sample
+
+
+class RolloutPool:
+    def __init__(self, engines: list[ray.actor.ActorHandle], timeout_s: float, tensor_parallel: int = 1):
+        self.engines, self.timeout_s = engines, timeout_s
+        self.workers = len(engines) * tensor_parallel  # vLLM worker processes, one per GPU (nccl transport)
+
+    def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
+                 split: str = "train") -> list[Sample]:
+        shards = contiguous_shards(prompts, len(self.engines))
+        refs = {f"rollout engine {i}: generate": engine.generate.remote(shard, n, seed, iteration, step, split)
+                for i, (engine, shard) in enumerate(zip(self.engines, shards)) if shard}
+        return [sample for part in wait(refs, self.timeout_s).values() for sample in part]
+
+    def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
+        shards = contiguous_shards(samples, len(self.engines))
+        refs = {f"rollout engine {i}: response_logprobs": engine.response_logprobs.remote(shard)
+                for i, (engine, shard) in enumerate(zip(self.engines, shards)) if shard}
+        return [row for part in wait(refs, self.timeout_s).values() for row in part]
+
+    def load_weights(self, weights: ray.ObjectRef, version: int) -> dict[str, ray.ObjectRef]:
+        """Start every engine's load of the same weight buckets; the caller waits with its other receivers."""
+        return {f"rollout engine {i}: load_weights": engine.load_weights.remote(weights, version)
+                for i, engine in enumerate(self.engines)}
+
+
+def contiguous_shards(items: list, parts: int) -> list[list]:
+    """items split into `parts` contiguous runs whose lengths differ by at most one (concatenated: items)."""
+    size, extra = divmod(len(items), parts)
+    shards, start = [], 0
+    for i in range(parts):
+        end = start + size + (i < extra)
+        shards.append(items[start:end])
+        start = end
+    return shards

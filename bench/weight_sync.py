@@ -1,0 +1,123 @@
+"""Weight-sync bandwidth, and where a training step's time goes.
+
+    python bench/weight_sync.py [--sizes 1 10 30 100] [--repeats 3] [--bucket-mb 256] [--phase-steps 20]
+
+Part 1: for Llama-style models of about 1M to 100M parameters (fp32), a DeepSpeed learner actor and a vLLM
+rollout engine actor; one push is the learner exporting its weights in safetensors buckets through Ray's
+object store and the engine loading them (the path every online step takes on CPUs). Prints the median
+seconds of a push (export, load) and the bandwidth in MB/s of fp32 weights.
+
+Part 2: short runs of the default job (tiny model, and a 10M-parameter model) through launch.py; prints
+each phase's share of the training loop (generate, score, reference, learn, sync, other) and the share
+that is not model compute (sync + other: serialisation, Ray calls, data handling, logging).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# hidden size, layers (head size 64, MLP 4x hidden, vocabulary 320): about 1M, 10M, 30M and 100M parameters
+SHAPES = {1: (128, 4), 10: (384, 4), 30: (512, 7), 100: (768, 11)}
+LOOP_PHASES = ("generate", "score", "reference", "learn", "sync", "other")
+
+
+def tiny(millions: int, cache_dir: str):
+    from core.config import TinyModelConfig
+
+    hidden, layers = SHAPES[millions]
+    return TinyModelConfig(hidden_size=hidden, num_layers=layers, num_heads=hidden // 64,
+                           intermediate_size=4 * hidden, cache_dir=cache_dir)
+
+
+def push_seconds(millions: int, repeats: int, bucket_mb: int, cache_dir: str) -> dict:
+    import ray
+
+    from actors.rollout import RolloutEngine
+    from core.config import AlgorithmConfig, LearnerConfig, RolloutConfig
+    from learner.engine import PolicyLearner
+    from learner.weights import iter_buckets
+    from models.tiny import build_tiny_model
+
+    path = str(build_tiny_model(tiny(millions, cache_dir)))
+    learner = ray.remote(num_cpus=0)(PolicyLearner).remote(path, LearnerConfig(), AlgorithmConfig(), 16, 0,
+                                                           bucket_mb=bucket_mb)
+    engine = ray.remote(num_cpus=0)(RolloutEngine).remote(path, RolloutConfig(), "float32", 128, 0)
+    try:
+        exports, loads = [], []
+        for version in range(1, repeats + 2):  # the first push warms up
+            started = time.perf_counter()
+            buckets = learner.export_weights.remote()
+            ray.wait([buckets], fetch_local=False)
+            exported = time.perf_counter()
+            ray.get(engine.load_weights.remote(buckets, version))
+            if version > 1:
+                exports.append(exported - started)
+                loads.append(time.perf_counter() - exported)
+        count = len(ray.get(buckets))
+        parameters = sum(tensor.numel() for _, tensor in iter_buckets(ray.get(buckets)))
+    finally:
+        ray.kill(learner)
+        ray.kill(engine)
+    export, load = statistics.median(exports), statistics.median(loads)
+    megabytes = parameters * 4 / 1e6
+    return {"params_m": parameters / 1e6, "mb": megabytes, "buckets": count, "export": export, "load": load,
+            "mb_per_s": megabytes / (export + load)}
+
+
+def phase_shares(overrides: list[str], steps: int, cache_dir: str) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "launch.py", "--output-dir", out, f"model.tiny.cache_dir={cache_dir}",
+                   "train.iterations=1", f"train.steps_per_iteration={steps}", "data.toy_eval_prompts=8", *overrides]
+        env = {**os.environ, "RAY_ADDRESS": "local"}  # a Ray instance of its own
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"launch.py {' '.join(overrides)} failed:\n{done.stderr[-3000:]}")
+        seconds = json.loads((Path(out) / "summary.json").read_text())["phase_seconds"]
+    loop = sum(seconds[p] for p in LOOP_PHASES)
+    return {"loop": loop, **{p: seconds[p] / loop for p in LOOP_PHASES}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SHAPES), choices=list(SHAPES),
+                        help="model sizes in millions of parameters")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--bucket-mb", type=int, default=256)
+    parser.add_argument("--phase-steps", type=int, default=20, help="training steps of each part-2 run (0: skip)")
+    args = parser.parse_args()
+    import ray
+
+    cache_dir = tempfile.mkdtemp(prefix="bench-models-")
+    ray.init(address="local", include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    rows = [push_seconds(m, args.repeats, args.bucket_mb, cache_dir) for m in args.sizes]
+    ray.shutdown()
+    print(f"\nWeight sync through Ray (safetensors buckets of {args.bucket_mb} MB), median of {args.repeats} pushes\n")
+    print("| parameters | fp32 MB | buckets | export s | load into vLLM s | MB/s |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['params_m']:.1f}M | {r['mb']:.0f} | {r['buckets']} | {r['export']:.3f} | {r['load']:.3f} "
+              f"| {r['mb_per_s']:.0f} |")
+    if args.phase_steps:
+        runs = {"tiny (0.4M)": [], "10M": [f"model.tiny.{k}={v}" for k, v in vars(tiny(10, cache_dir)).items()
+                                         if k in ("hidden_size", "num_layers", "num_heads", "intermediate_size")]}
+        print(f"\nWhere a training step goes (default job, {args.phase_steps} steps, share of the training loop)\n")
+        print("| model | loop s | " + " | ".join(LOOP_PHASES) + " | not model compute (sync + other) |")
+        print("|---|---|" + "---|" * (len(LOOP_PHASES) + 1))
+        for name, overrides in runs.items():
+            s = phase_shares(overrides, args.phase_steps, cache_dir)
+            shares = " | ".join(f"{100 * s[p]:.0f}%" for p in LOOP_PHASES)
+            print(f"| {name} | {s['loop']:.1f} | {shares} | {100 * (s['sync'] + s['other']):.0f}% |")
+
+
+if __name__ == "__main__":
+    main()

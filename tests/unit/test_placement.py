@@ -1,0 +1,108 @@
+"""The placement plan, its fit check, --dry-run on the GPU example configs, and sharding across engines."""
+
+from pathlib import Path
+
+import pytest
+
+from actors.rollout_pool import contiguous_shards
+from core.config import ConfigError, load_config
+from core.placement import Node, build_plan, check_fits, declared_nodes
+
+ROOT = Path(__file__).resolve().parents[2]
+GPU_CONFIGS = sorted((ROOT / "configs" / "gpu").glob("*.yaml"))
+
+
+def _cfg(*overrides):
+    return load_config(None, list(overrides))
+
+
+def test_the_default_run_reserves_nothing_and_its_actors_float():
+    plan = build_plan(_cfg())
+    assert plan.groups == []
+    assert [(a.role, a.group) for a in plan.actors] == [("rollout", ""), ("learner", ""), ("reference", ""),
+                                                         ("oracle", "")]
+
+
+def test_colocated_roles_share_bundles_and_whole_gpus():
+    plan = build_plan(_cfg("cluster.learner.count=4", "cluster.learner.gpus=0.5", "cluster.learner.pool=train",
+                           "cluster.reference.gpus=0.25", "cluster.reference.pool=train", "cluster.reference.cpus=2",
+                           "cluster.oracle.gpus=0.25", "cluster.oracle.pool=train",
+                           "cluster.rollout.count=2", "cluster.rollout.gpus=1"))
+    groups = {g.name: g for g in plan.groups}
+    assert groups["train"].bundles == [{"GPU": 1.0, "CPU": 2.0}, {"GPU": 1.0}, {"GPU": 1.0}, {"GPU": 1.0}]
+    assert groups["rollout"].bundles == [{"GPU": 1.0}, {"GPU": 1.0}]
+    slots = {(a.role, a.index): a for a in plan.actors}
+    assert (slots["reference", 0].group, slots["reference", 0].bundle, slots["reference", 0].gpus) == ("train", 0, 0.25)
+    assert (slots["learner", 3].bundle, slots["learner", 3].gpus) == (3, 0.5)
+    assert plan.needs() == {"GPU": 6.0, "CPU": 2.0}
+
+
+def test_shares_over_one_gpu_name_the_roles():
+    with pytest.raises(ConfigError, match=r"learner 0.75 \+ reference 0.5 = 1.25 GPUs"):
+        build_plan(_cfg("cluster.learner.gpus=0.75", "cluster.learner.pool=train", "cluster.reference.gpus=0.5",
+                        "cluster.reference.pool=train"))
+
+
+def test_a_tensor_parallel_engine_needs_its_gpus_on_one_node():
+    cfg = _cfg("reward.kind=llm_judge", "cluster.judge.gpus=8", "cluster.judge.tensor_parallel=8")
+    plan = build_plan(cfg)
+    (judge,) = [g for g in plan.groups if g.roles == ["judge"]]
+    assert (judge.strategy, len(judge.bundles)) == ("STRICT_PACK", 8)
+    check_fits(plan, [Node("a", 64, 8)], "one node")
+    with pytest.raises(ConfigError, match="'judge-0' needs GPU 8 on one node.*a: CPU 32, GPU 4; b: CPU 32, GPU 4"):
+        check_fits(plan, [Node("a", 32, 4), Node("b", 32, 4)], "two half nodes")
+
+
+def test_the_first_bundle_that_does_not_fit_is_named():
+    plan = build_plan(_cfg("cluster.rollout.count=3", "cluster.rollout.gpus=1"))
+    check_fits(plan, [Node("a", 8, 2), Node("b", 8, 1)], "3 GPUs")
+    with pytest.raises(ConfigError, match=r"bundle 2 of placement group 'rollout' \(rollout\) needs GPU 1"):
+        check_fits(plan, [Node("a", 8, 2)], "2 GPUs")
+
+
+def test_pins_need_a_node_with_the_resource():
+    plan = build_plan(_cfg("cluster.learner.node_resource=trainer"))
+    check_fits(plan, [Node("a", 2, 0), Node("b", 2, 0, {"trainer": 1.0})], "two nodes")
+    with pytest.raises(ConfigError, match="needs trainer 0.01"):
+        check_fits(plan, [Node("a", 2, 0)], "one node")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["cluster.reference.count=2"], "cluster.reference.count: one reference actor"),
+    (["cluster.learner.tensor_parallel=2"], "only vLLM engines"),
+    (["cluster.rollout.tensor_parallel=2", "cluster.rollout.gpus=1"], "must equal its tensor_parallel"),
+    (["cluster.weight_transport=nccl"], "needs GPUs for the rollout engines"),
+    (["cluster.learner.count=2", "learner.merging=onties", "model.tiny.sft_steps=600"], "single learner rank"),
+    (["cluster.learner.node_resource=a", "cluster.learner.pool=p", "cluster.oracle.node_resource=b",
+      "cluster.oracle.pool=p"], "different node_resource"),
+])
+def test_impossible_placements_name_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        build_plan(_cfg(*overrides))
+
+
+@pytest.mark.parametrize("path", GPU_CONFIGS, ids=lambda p: p.stem)
+def test_gpu_example_configs_pass_the_dry_run(path, capsys):
+    import launch
+
+    assert launch.main(["--dry-run", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "fits the declared cluster" in out and "GPU" in out
+
+
+def test_the_dry_run_fails_early_on_a_cluster_too_small(capsys):
+    import launch
+
+    path = ROOT / "configs" / "gpu" / "rlaif-70b-judge.yaml"
+    assert launch.main(["--dry-run", "--config", str(path), "cluster.nodes=1"]) == 2
+    assert "does not fit the declared cluster (1 node(s) x 8 GPUs" in capsys.readouterr().err
+
+
+def test_declared_nodes_follow_the_config():
+    nodes = declared_nodes(_cfg("cluster.nodes=2", "cluster.gpus_per_node=8", "cluster.cpus_per_node=32"))
+    assert [(n.cpus, n.gpus) for n in nodes] == [(32, 8), (32, 8)]
+
+
+def test_shards_are_contiguous_balanced_and_in_order():
+    assert contiguous_shards(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert contiguous_shards([1], 2) == [[1], []]
