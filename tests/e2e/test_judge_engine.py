@@ -22,7 +22,7 @@ def judge_engine(tiny_config):
     path = str(build_tiny_model(dataclasses.replace(tiny_config, seed=1)))
     ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     handle = ray.remote(num_cpus=0)(RolloutEngine).remote(path, RolloutConfig(), "float32", 256, 0)
-    yield RemoteJudgeEngine(handle), path
+    yield RemoteJudgeEngine(handle, timeout_s=600), path
     ray.shutdown()
 
 
