@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from learner.merging import task_arithmetic, ties_merge, trim_to_top
+from learner.weights import load_model_weights
 
 
 def merge_state_dicts(base: dict[str, torch.Tensor], sft: dict[str, torch.Tensor], aligned: dict[str, torch.Tensor],
@@ -50,12 +51,9 @@ def merge_models(base: str, sft: str, aligned: str, out: str, method: str = "tie
                  weights: tuple[float, float] = (1.0, 1.0)) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    def load(path: str) -> dict[str, torch.Tensor]:
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        return {k: v.detach() for k, v in model.state_dict().items()}
-
     model = AutoModelForCausalLM.from_pretrained(aligned, dtype=torch.float32)
-    model.load_state_dict(merge_state_dicts(load(base), load(sft), load(aligned), method, density, weights))
+    base_w, sft_w, aligned_w = (load_model_weights(path) for path in (base, sft, aligned))
+    model.load_state_dict(merge_state_dicts(base_w, sft_w, aligned_w, method, density, weights))
     model.save_pretrained(out, safe_serialization=True)
     AutoTokenizer.from_pretrained(aligned).save_pretrained(out)
     return Path(out)

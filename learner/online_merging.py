@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from learner.merging import drop_and_rescale, ondare_update, onties_update, trim_to_top
+from learner.weights import load_model_weights
 
 
 class OnlineMerging:
@@ -20,7 +21,7 @@ class OnlineMerging:
         self.params = dict(module.named_parameters())
         self.method, self.keep_rate, self.alpha = method, keep_rate, alpha
         self.generator = torch.Generator().manual_seed(seed)
-        base, sft = _weights(base_path), _weights(sft_path)
+        base, sft = load_model_weights(base_path, parameters_only=True), load_model_weights(sft_path, parameters_only=True)
         missing = [name for name in self.params if name not in base or name not in sft]
         if missing:
             raise ValueError(f"learner.merging: the base or SFT model has no tensor {missing[0]} (of {len(missing)}); "
@@ -58,10 +59,3 @@ def _master(param: torch.nn.Parameter) -> torch.Tensor:
 
     master = safe_get_full_fp32_param(param)
     return (master if master is not None else param.detach()).float()
-
-
-def _weights(path: str) -> dict[str, torch.Tensor]:
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    return {name: p.detach() for name, p in model.named_parameters()}

@@ -45,6 +45,16 @@ def iter_buckets(buckets: list[bytes]) -> Iterator[tuple[str, torch.Tensor]]:
         yield from load(data).items()
 
 
+def load_model_weights(path: str, parameters_only: bool = False) -> dict[str, torch.Tensor]:
+    """A Hugging Face causal LM folder's weights in fp32: its full state dict (a tied tensor under each of its
+    names), or each parameter once (parameters_only)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    weights = dict(model.named_parameters()) if parameters_only else model.state_dict()
+    return {name: tensor.detach() for name, tensor in weights.items()}
+
+
 def _unique(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Tensors that share storage (tied embeddings) are kept once; safetensors refuses shared storage."""
     seen: set[int] = set()
