@@ -1,4 +1,4 @@
-"""A vLLM worker extension that loads weights sent as safetensors buckets.
+"""A vLLM worker extension that loads weights from safetensors bucket files.
 
 Names avoid vLLM's own worker methods (update_weights, start_weight_update, finish_weight_update).
 The model runner's reload_weights repacks weights the way the CPU backend needs; the model's own
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 
 class BytesWeightLoader:
-    def load_weights_from_buckets(self, buckets: list[bytes]) -> int:
+    def load_weights_from_files(self, paths: list[str]) -> int:
+        """Load safetensors bucket files (written to shared memory by the RolloutEngine actor)."""
         import logging
 
         import torch
-
-        from learner.weights import iter_buckets
+        from safetensors.torch import load_file
 
         # Every reload warns that RotaryEmbedding (no weights) and the tied lm_head "failed to load";
         # both are expected here and the lm_head is handled below, so keep the log readable.
@@ -23,9 +23,10 @@ class BytesWeightLoader:
 
         def counted():
             nonlocal loaded
-            for item in iter_buckets(buckets):
-                loaded += 1
-                yield item
+            for path in paths:
+                for item in load_file(path).items():
+                    loaded += 1
+                    yield item
 
         self.model_runner.reload_weights(weights_iterator=counted())
         model = self.model_runner.get_model()

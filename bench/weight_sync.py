@@ -98,7 +98,8 @@ def main() -> None:
     import ray
 
     cache_dir = tempfile.mkdtemp(prefix="bench-models-")
-    ray.init(address="local", include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    ray.init(address="local", include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     rows = [push_seconds(m, args.repeats, args.bucket_mb, cache_dir) for m in args.sizes]
     ray.shutdown()
     print(f"\nWeight sync through Ray (safetensors buckets of {args.bucket_mb} MB), median of {args.repeats} pushes\n")
