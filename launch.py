@@ -97,11 +97,10 @@ def _dry_run(cfg: RunConfig) -> int:
 
     plan = build_plan(cfg)
     c = cfg.cluster
+    cluster = f"{c.nodes} node(s) x {c.gpus_per_node} GPUs" + (f" x {c.cpus_per_node} CPUs" if c.cpus_per_node else "")
     print(describe(plan))
-    check_fits(plan, declared_nodes(cfg), f"the declared cluster ({c.nodes} node(s) x {c.gpus_per_node} GPUs"
-               + (f" x {c.cpus_per_node} CPUs" if c.cpus_per_node else "") + ")")
-    print(f"fits the declared cluster: {c.nodes} node(s) x {c.gpus_per_node} GPUs"
-          + (f" x {c.cpus_per_node} CPUs" if c.cpus_per_node else ""))
+    check_fits(plan, declared_nodes(cfg), f"the declared cluster ({cluster})")
+    print(f"fits the declared cluster: {cluster}")
     return 0
 
 

@@ -87,8 +87,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     )
     _wait_started(actors, cfg.cluster.call_timeout_s)
     learner.start(model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed, cfg.cluster.weight_bucket_mb)
-    actors.placement = {name: node for name, node in
-                        wait({name: h.node_id.remote() for name, h in actors.named().items()}, timeout).items()}
+    actors.placement = wait({name: h.node_id.remote() for name, h in actors.named().items()}, timeout)
     return actors
 
 

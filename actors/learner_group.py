@@ -10,7 +10,7 @@ from typing import Any
 
 import ray
 
-from actors.calls import wait
+from actors.calls import wait, wait_one
 from learner.engine import PolicyLearner, free_port
 from learner.objectives import LearnerBatch
 
@@ -41,8 +41,7 @@ class LearnerGroup:
 
     def start(self, model_path: str, learner, algorithm, max_sequences_per_step: int, seed: int,
               bucket_mb: int) -> None:
-        master = wait({"learner rank 0: address": self.ranks[0].address.remote()}, self.timeout_s)
-        master_address = next(iter(master.values()))
+        master_address = wait_one(self.ranks[0].address.remote(), "learner rank 0: address", self.timeout_s)
         self._all("start", [r.start.remote(model_path, learner, algorithm, max_sequences_per_step, seed, rank=i,
                                            world_size=len(self.ranks), master=master_address,
                                            timeout_s=self.timeout_s, bucket_mb=bucket_mb)

@@ -6,6 +6,8 @@ does not change them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ray
 
 from actors.calls import wait
@@ -19,21 +21,23 @@ class RolloutPool:
 
     def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
                  split: str = "train") -> list[Sample]:
-        shards = contiguous_shards(prompts, len(self.engines))
-        refs = {f"rollout engine {i}: generate": engine.generate.remote(shard, n, seed, iteration, step, split)
-                for i, (engine, shard) in enumerate(zip(self.engines, shards)) if shard}
-        return [sample for part in wait(refs, self.timeout_s).values() for sample in part]
+        return self._scatter("generate", prompts,
+                             lambda engine, shard: engine.generate.remote(shard, n, seed, iteration, step, split))
 
     def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
-        shards = contiguous_shards(samples, len(self.engines))
-        refs = {f"rollout engine {i}: response_logprobs": engine.response_logprobs.remote(shard)
-                for i, (engine, shard) in enumerate(zip(self.engines, shards)) if shard}
-        return [row for part in wait(refs, self.timeout_s).values() for row in part]
+        return self._scatter("response_logprobs", samples, lambda engine, shard: engine.response_logprobs.remote(shard))
 
     def load_weights(self, weights: ray.ObjectRef, version: int) -> dict[str, ray.ObjectRef]:
         """Start every engine's load of the same weight buckets; the caller waits with its other receivers."""
         return {f"rollout engine {i}: load_weights": engine.load_weights.remote(weights, version)
                 for i, engine in enumerate(self.engines)}
+
+    def _scatter(self, what: str, items: list, call: Callable[[ray.actor.ActorHandle, list], ray.ObjectRef]) -> list:
+        """call(engine, shard) on each engine's contiguous shard; the results joined back in item order."""
+        shards = contiguous_shards(items, len(self.engines))
+        refs = {f"rollout engine {i}: {what}": call(engine, shard)
+                for i, (engine, shard) in enumerate(zip(self.engines, shards)) if shard}
+        return [result for part in wait(refs, self.timeout_s).values() for result in part]
 
 
 def contiguous_shards(items: list, parts: int) -> list[list]:

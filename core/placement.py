@@ -57,12 +57,8 @@ class Plan:
         return [a for a in self.actors if a.role == role]
 
     def needs(self) -> dict[str, float]:
-        total: dict[str, float] = {}
-        for group in self.groups:
-            for bundle in group.bundles:
-                for key, value in bundle.items():
-                    total[key] = round(total.get(key, 0.0) + value, 4)
-        return total
+        total = _sum([bundle for group in self.groups for bundle in group.bundles])
+        return {key: round(value, 4) for key, value in total.items()}
 
 
 def active_roles(cfg: RunConfig) -> dict[str, int]:

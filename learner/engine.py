@@ -73,6 +73,7 @@ class PolicyLearner(ReportsMemory):
         }
         self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
         self.zero_stage = learner.zero_stage
+        self.nccl = None  # cluster.weight_transport nccl: the sender, opened at the first push
         self.merging = None
         if learner.merging != "none":
             from learner.online_merging import OnlineMerging
@@ -139,7 +140,7 @@ class PolicyLearner(ReportsMemory):
 
     def send_weights_nccl(self, engines: list, engine_gpus: int) -> None:
         """cluster.weight_transport nccl (GPUs): broadcast the weights into every rollout engine's workers."""
-        if getattr(self, "nccl", None) is None:
+        if self.nccl is None:
             from learner.nccl_sync import NcclWeightSender
 
             self.nccl = NcclWeightSender(self.engine.module, engines, engine_gpus, self.rank)

@@ -34,8 +34,10 @@ def actor_saver(actors, moving_reference: bool) -> Callable[[Path], None]:
     from actors.calls import wait
 
     def save(staging: Path) -> None:
-        calls = {f"learner rank {i}: save": ref for i, ref in enumerate(
-            actors.learner.save_pretrained(str(staging)) + actors.learner.save_state(str(staging / "resume" / "learner")))}
+        learner = actors.learner
+        calls = {f"learner rank {i}: save_pretrained": ref for i, ref in enumerate(learner.save_pretrained(str(staging)))}
+        calls |= {f"learner rank {i}: save_state": ref
+                  for i, ref in enumerate(learner.save_state(str(staging / "resume" / "learner")))}
         if moving_reference:
             calls["reference: save_weights"] = actors.reference.save_weights.remote(str(staging / "resume" / REFERENCE_FILE))
         wait(calls, actors.timeout_s)

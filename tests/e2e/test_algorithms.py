@@ -45,21 +45,17 @@ def test_reward_model_preset_through_launch(tmp_path, tiny_config):
 
 
 @pytest.fixture(scope="module")
-def shared_actors(tiny_model_path, tokenizer):
+def shared_actors(ray_local, tiny_model_path, tokenizer):
     """The actors every preset shares (the default config's), and the prompts."""
-    import ray
-
     from actors.group import start_actors
     from core.config import load_config
     from core.data import load_prompts
 
-    ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     cfg = load_config(None, OVERRIDES)
     actors = start_actors(cfg, tiny_model_path)
     for rank in actors.learner.ranks:  # each preset starts its own
-        ray.kill(rank)
+        ray_local.kill(rank)
     yield actors, load_prompts(cfg.data, tokenizer, cfg.train.seed)
-    ray.shutdown()
 
 
 def _assert_updated(out: Path, marker: str) -> None:

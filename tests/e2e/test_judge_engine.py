@@ -1,18 +1,14 @@
 """The LLM judge's modes against a real vLLM engine (the tiny judge model in a Ray actor)."""
 
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def judge_engine(tiny_config):
+def judge_engine(ray_local, tiny_config):
     import dataclasses
-
-    import ray
 
     from actors.oracle import RemoteJudgeEngine
     from actors.rollout import RolloutEngine
@@ -20,10 +16,8 @@ def judge_engine(tiny_config):
     from models.tiny import build_tiny_model
 
     path = str(build_tiny_model(dataclasses.replace(tiny_config, seed=1)))
-    ray.init(include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    handle = ray.remote(num_cpus=0)(RolloutEngine).remote(path, RolloutConfig(), "float32", 256, 0)
+    handle = ray_local.remote(num_cpus=0)(RolloutEngine).remote(path, RolloutConfig(), "float32", 256, 0)
     yield RemoteJudgeEngine(handle, timeout_s=600), path
-    ray.shutdown()
 
 
 def _samples():
