@@ -31,6 +31,7 @@ class TinyModelConfig:
     max_positions: int = 256
     seed: int = 0
     sft_steps: int = 0  # supervised warm start on the toy task (models/tiny_sft.py): the skill the guard watches
+    sft_l1: float = 0.0  # L1 penalty on the warm start's change to the weights (PAFT's sparse SFT delta)
     cache_dir: str = "~/.cache/una_align/tiny_models"
 
 
@@ -261,9 +262,11 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
     if cfg.reward.kind == "exact_match" and not cfg.data.answer_field:
         raise ConfigError(f"{source}: reward.kind exact_match compares with a reference answer; set data.answer_field "
                           "to the data's answer column")
-    if cfg.learner.merging != "none" and (cfg.algorithm.name == "ppo" or cfg.learner.zero_stage == 3):
+    if cfg.learner.merging != "none" and cfg.algorithm.name == "ppo":
         raise ConfigError(f"{source}: learner.merging works with the single-update algorithms (not ppo, whose "
-                          "epochs make several optimizer steps per batch) and zero_stage 0, 1 or 2")
+                          "epochs make several optimizer steps per batch)")
+    if cfg.model.tiny.sft_l1 < 0:
+        raise ConfigError(f"{source}: model.tiny.sft_l1 is an L1 penalty weight, 0 or more; got {cfg.model.tiny.sft_l1}")
     if cfg.learner.merging != "none" and not (0 < cfg.learner.merge_reserve_rate <= 1):
         raise ConfigError(f"{source}: learner.merge_reserve_rate must be in (0, 1], got {cfg.learner.merge_reserve_rate}")
     if cfg.reward.kind == "exact_match" and cfg.data.source == "toy":

@@ -192,8 +192,6 @@ def _check_roles(cfg: RunConfig) -> None:
                               "a tensor-parallel engine takes one whole GPU per shard")
         if role in ("reference", "oracle", "judge") and res.count != 1:
             raise ConfigError(f"cluster.{role}.count: one {role} actor is supported (got {res.count})")
-    if c.learner.count > 1 and cfg.learner.merging != "none":
-        raise ConfigError("learner.merging runs on a single learner rank; set cluster.learner.count=1")
     if c.weight_transport == "nccl" and not (c.rollout.gpus > 0 and c.learner.gpus > 0):
         raise ConfigError("cluster.weight_transport nccl needs GPUs for the rollout engines and the learner "
                           "(cluster.rollout.gpus, cluster.learner.gpus); on CPUs use ray")

@@ -4,9 +4,10 @@
         [--method ties|task_arithmetic] [--density 0.2] [--weights 1.0 1.0]
 
 BASE, SFT and ALIGNED are Hugging Face folders of the same architecture; SFT and ALIGNED were both
-trained from BASE (in parallel). The SFT delta is sparsified to its top `density` fraction by magnitude
-(PAFT makes it sparse with an L1 penalty during SFT; trimming is the post-hoc equivalent), then merged
-with the aligned delta by TIES (trim, elect sign, disjoint mean) or task arithmetic (weighted sum).
+trained from BASE (in parallel). The SFT delta is trimmed to its top `density` fraction by magnitude
+(PAFT trains it sparse with an L1 penalty, as the tiny model's warm start does with model.tiny.sft_l1;
+such a delta sparser than `density` is kept whole), then merged with the aligned delta by TIES (trim,
+elect sign, disjoint mean) or task arithmetic (weighted sum).
 OUT is a Hugging Face folder (weights, config, the aligned model's tokenizer) that transformers and
 vLLM load.
 """

@@ -6,9 +6,12 @@ of the whole model: a receiver loads bucket after bucket.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load, save
 
 
@@ -53,6 +56,30 @@ def load_model_weights(path: str, parameters_only: bool = False) -> dict[str, to
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     weights = dict(model.named_parameters()) if parameters_only else model.state_dict()
     return {name: tensor.detach() for name, tensor in weights.items()}
+
+
+class ModelTensors:
+    """A Hugging Face folder's safetensors weights read one tensor at a time (fp32), for a rank that needs
+    only its share of each: a model's worth of memory is never held."""
+
+    def __init__(self, path: str):
+        folder = Path(path)
+        index = folder / "model.safetensors.index.json"
+        if index.is_file():
+            self.files = {name: folder / file for name, file in json.loads(index.read_text())["weight_map"].items()}
+        elif (folder / "model.safetensors").is_file():
+            with safe_open(folder / "model.safetensors", framework="pt") as f:
+                self.files = {name: folder / "model.safetensors" for name in f.keys()}
+        else:
+            raise ValueError(f"{path} has no safetensors weights (model.safetensors or its index); "
+                             "save the model with save_pretrained(folder, safe_serialization=True)")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.files
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        with safe_open(self.files[name], framework="pt") as f:
+            return f.get_tensor(name).float()
 
 
 def _unique(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -43,7 +43,7 @@ def build_tiny_model(cfg: TinyModelConfig) -> Path:
         if cfg.sft_steps:
             from models.tiny_sft import supervised_warm_start
 
-            supervised_warm_start(model, tokenizer, cfg.sft_steps, cfg.seed)
+            supervised_warm_start(model, tokenizer, cfg.sft_steps, cfg.seed, cfg.sft_l1)
         model.save_pretrained(staging, safe_serialization=True)
 
     return build_once(folder, write)

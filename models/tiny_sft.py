@@ -9,6 +9,7 @@ import random
 import torch
 
 from core.data import TOY_TOPICS
+from learner.merging import soft_threshold
 
 SFT_LR = 3e-3
 SFT_BATCH = 32
@@ -22,9 +23,14 @@ def sft_example(tokenizer, first: str, second: str) -> tuple[list[int], list[int
     return tokenizer(prompt, add_special_tokens=False)["input_ids"], response
 
 
-def supervised_warm_start(model, tokenizer, steps: int, seed: int) -> float:
-    """`steps` AdamW steps of next-token loss on the responses only; returns the last loss."""
+def supervised_warm_start(model, tokenizer, steps: int, seed: int, l1: float = 0.0) -> float:
+    """`steps` AdamW steps of next-token loss on the responses only; returns the last loss.
+
+    l1 > 0 adds PAFT's L1 penalty l1 * |theta - theta_start|_1 as a proximal step after each AdamW step
+    (soft-thresholding the change by lr * l1), which, unlike a penalty in the loss, leaves exact zeros:
+    the SFT delta is sparse, and a merge need not trim it."""
     rng = random.Random(seed)
+    start = [param.detach().clone() for param in model.parameters()] if l1 else []
     pairs = [(a, b) for a in TOY_TOPICS for b in TOY_TOPICS if a != b]
     optimizer = torch.optim.AdamW(model.parameters(), lr=SFT_LR)
     model.train()
@@ -44,5 +50,9 @@ def supervised_warm_start(model, tokenizer, steps: int, seed: int) -> float:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if l1:
+            with torch.no_grad():
+                for param, origin in zip(model.parameters(), start):
+                    param.copy_(origin + soft_threshold(param - origin, SFT_LR * l1))
     model.eval()
     return loss.item()

@@ -78,7 +78,7 @@ def test_judge_keys_are_validated():
 def test_online_merging_is_refused_where_it_cannot_work():
     with pytest.raises(ConfigError, match="learner.merging works with the single-update algorithms"):
         load_config(None, ["learner.merging=onties", "algorithm.name=ppo"])
-    with pytest.raises(ConfigError, match="zero_stage 0, 1 or 2"):
-        load_config(None, ["learner.merging=ondare", "learner.zero_stage=3"])
+    with pytest.raises(ConfigError, match="model.tiny.sft_l1 is an L1 penalty weight, 0 or more; got -1"):
+        load_config(None, ["model.tiny.sft_l1=-1"])
     with pytest.raises(ConfigError, match=r"merge_reserve_rate must be in \(0, 1\]"):
         load_config(None, ["learner.merging=ondare", "learner.merge_reserve_rate=0"])

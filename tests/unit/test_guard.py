@@ -24,7 +24,9 @@ def test_the_guard_is_chosen_by_config_and_averages_over_samples():
         build_guard("no_colon", toy_data=True)
 
 
-def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config):
+@pytest.mark.parametrize("l1", [0.0, 0.3])
+def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config, tiny_model_path, l1):
+    """With PAFT's L1 penalty too, changing few weights: the SFT delta is sparse (measured: 9% non-zero)."""
     import dataclasses
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -32,8 +34,11 @@ def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config):
     from models.tiny import build_tiny_model
     from models.tiny_sft import sft_example
 
-    path = build_tiny_model(dataclasses.replace(tiny_config, sft_steps=600))
+    path = build_tiny_model(dataclasses.replace(tiny_config, sft_steps=600, sft_l1=l1))
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    base = dict(AutoModelForCausalLM.from_pretrained(tiny_model_path).named_parameters())
+    changed = sum(int((p != base[n]).sum()) for n, p in model.named_parameters()) / sum(p.numel() for p in base.values())
+    assert changed < 0.15 if l1 else changed > 0.95
     recalls = []
     for first, second in [("moons", "bread"), ("rivers", "snow"), ("doors", "apples"), ("fire", "cities")]:
         prompt, _ = sft_example(tokenizer, first, second)

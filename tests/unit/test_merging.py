@@ -4,6 +4,9 @@ import torch
 from learner.merging import (
     drop_and_rescale,
     elect_sign,
+    kth_largest_magnitudes,
+    magnitude_counter,
+    soft_threshold,
     ondare_update,
     onties_update,
     task_arithmetic,
@@ -30,6 +33,31 @@ def test_trim_keeps_the_largest_magnitudes():
     assert torch.equal(trim_to_top(delta, 0.01), torch.tensor([0.0, -0.5, 0.0, 0.0]))  # at least one entry
 
 
+def test_trim_keeps_ties_and_handles_zeros_and_tiny_values():
+    delta = torch.tensor([2.0, -2.0, 1e-30, 0.0, -0.0, 1.0])
+    assert torch.equal(trim_to_top(delta, 0.3), torch.tensor([2.0, -2.0, 0, 0, 0, 0]))  # k 2: the tie is kept
+    tiny = torch.tensor([0.0, 1e-30, -3e-38, 0.0])
+    assert torch.equal(trim_to_top(tiny, 0.5), torch.tensor([0.0, 1e-30, -3e-38, 0.0]))
+
+
+def test_thresholds_of_a_tensor_split_across_ranks_match_the_whole_tensor():
+    generator = torch.Generator().manual_seed(0)
+    tensors = [torch.randn(1000, generator=generator), torch.randn(37, generator=generator) * 1e-4]
+    ks = torch.tensor([123, 5])
+    # rank 0 holds the first 400 and 30 entries, rank 1 the rest: their counts are added (the all-reduce)
+    rank0 = magnitude_counter([tensors[0][:400], tensors[1][:30]])
+    rank1 = magnitude_counter([tensors[0][400:], tensors[1][30:]])
+    thresholds = kth_largest_magnitudes(lambda bits: rank0(bits) + rank1(bits), ks)
+    for tensor, k, threshold in zip(tensors, ks.tolist(), thresholds):
+        assert threshold == tensor.abs().sort(descending=True).values[k - 1]
+        assert (tensor.abs() >= threshold).sum() == k
+
+
+def test_soft_threshold_moves_every_entry_towards_zero_and_stops_there():
+    delta = torch.tensor([0.5, -0.25, 0.05, -0.1, 0.0])
+    assert torch.allclose(soft_threshold(delta, 0.1), torch.tensor([0.4, -0.15, 0.0, 0.0, 0.0]))
+
+
 def test_ondare_with_nothing_dropped_is_the_weighted_sum():
     delta, tau = torch.tensor([0.2, -0.4]), torch.tensor([1.0, 1.0])
     assert torch.allclose(ondare_update(delta, tau, 1.0, 0.25), torch.tensor([0.4, -0.05]))  # 0.75 d + 0.25 tau
@@ -40,7 +68,7 @@ def test_onties_trims_elects_a_sign_and_keeps_agreeing_entries():
     tau_trimmed = trim_to_top(torch.tensor([-0.5, 0.2, 0.1, -0.6]), 0.5)  # [-0.5, 0, 0, -0.6]
     # trimmed delta [0, 0, 0.4, -0.3]; elected sign of the sum [-0.5, 0, 0.4, -0.9]: [-1, 0, +1, -1]
     assert torch.equal(elect_sign(trim_to_top(delta, 0.5), tau_trimmed), torch.tensor([-1.0, 0.0, 1.0, -1.0]))
-    update = onties_update(delta, tau_trimmed, keep_rate=0.5, alpha=0.1)
+    update = onties_update(trim_to_top(delta, 0.5), tau_trimmed, alpha=0.1)
     assert torch.allclose(update, torch.tensor([-0.05, 0.0, 0.36, -0.33]))  # 0.9 [0,0,.4,-.3] + 0.1 [-.5,0,0,-.6]
 
 

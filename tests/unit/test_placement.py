@@ -72,7 +72,6 @@ def test_pins_need_a_node_with_the_resource():
     (["cluster.learner.tensor_parallel=2"], "only vLLM engines"),
     (["cluster.rollout.tensor_parallel=2", "cluster.rollout.gpus=1"], "must equal its tensor_parallel"),
     (["cluster.weight_transport=nccl"], "needs GPUs for the rollout engines"),
-    (["cluster.learner.count=2", "learner.merging=onties", "model.tiny.sft_steps=600"], "single learner rank"),
     (["cluster.learner.node_resource=a", "cluster.learner.pool=p", "cluster.oracle.node_resource=b",
       "cluster.oracle.pool=p"], "different node_resource"),
 ])
