@@ -58,7 +58,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
     max_model_len = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens
     judge_len = cfg.reward.judge.max_prompt_tokens + cfg.reward.judge.max_new_tokens
-    if cfg.reward.kind == "self_judge":  # the same engine reads the (longer) judge prompts
+    if cfg.reward.kind == "self_judge":  # the rollout engines read the (longer) judge prompts too
         max_model_len = max(max_model_len, judge_len)
     nccl = cfg.cluster.weight_transport == "nccl"
     engines = [place(RolloutEngine, s).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
@@ -71,18 +71,20 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         (slot,) = plan.slots("judge")
         judge = place(RolloutEngine, slot).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
                                                   slot.tensor_parallel)
-    elif cfg.reward.kind == "self_judge":
-        judge, judge_path = engines[0], model_path
+    rollout = RolloutPool(engines, timeout, cfg.cluster.rollout.tensor_parallel)
+    judge_engines = RolloutPool([judge], timeout, role="judge engine") if judge is not None else None
+    if cfg.reward.kind == "self_judge":  # the policy judges itself on every rollout engine
+        judge_engines, judge_path = rollout, model_path
     (oracle_slot,) = plan.slots("oracle")
     learner = LearnerGroup.create([actor_options(s, groups) for s in plan.slots("learner")], timeout)
     actors = Actors(
-        rollout=RolloutPool(engines, timeout, cfg.cluster.rollout.tensor_parallel),
+        rollout=rollout,
         reference=scorers[0],
         initial=scorers[-1],  # a second scorer only when the reference moves
-        oracle=place(Oracle, oracle_slot).remote(cfg.reward, judge, judge_path, timeout),
+        oracle=place(Oracle, oracle_slot).remote(cfg.reward, judge_engines, judge_path),
         learner=learner,
         timeout_s=timeout,
-        judge=judge if cfg.reward.kind == "llm_judge" else None,
+        judge=judge,
         transport=cfg.cluster.weight_transport,
     )
     _wait_started(actors, cfg.cluster.call_timeout_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from core.device import compute_device
 from core.memory import ReportsMemory
 from core.records import Sample
 from learner.logprobs import response_logprobs
@@ -14,7 +15,7 @@ class ReferenceScorer(ReportsMemory):
     def __init__(self, model_path: str, micro_batch_size: int):
         from transformers import AutoModelForCausalLM
 
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(compute_device()).eval()
         self.pad_token_id = self.model.config.pad_token_id or 0
         self.micro_batch_size = micro_batch_size
         self.version = 0
@@ -29,7 +30,8 @@ class ReferenceScorer(ReportsMemory):
         state_dict = dict(iter_buckets(buckets))
         if ema_rate is not None:
             current = self.model.state_dict()
-            state_dict = {name: current[name].lerp(tensor, ema_rate) for name, tensor in state_dict.items()}
+            state_dict = {name: current[name].lerp(tensor.to(current[name].device), ema_rate)
+                          for name, tensor in state_dict.items()}
         missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
         tied = self.model.config.tie_word_embeddings
         if unexpected or [m for m in missing if not (tied and m == "lm_head.weight")]:

@@ -1,7 +1,8 @@
 """Several vLLM rollout engines as one generator (data parallel): prompts sharded, results in prompt order.
 
 Sampling is seeded per request (vLLM's SamplingParams.seed), so which engine draws a prompt's samples
-does not change them.
+does not change them. The pool is also an LLM judge's engine (rewards.judge.JudgeEngine): the policy judging
+itself uses every rollout engine, a separate judge model a pool of its one engine.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from core.records import Prompt, Sample
 
 
 class RolloutPool:
-    def __init__(self, engines: list[ray.actor.ActorHandle], timeout_s: float, tensor_parallel: int = 1):
-        self.engines, self.timeout_s = engines, timeout_s
+    def __init__(self, engines: list[ray.actor.ActorHandle], timeout_s: float, tensor_parallel: int = 1,
+                 role: str = "rollout engine"):
+        self.engines, self.timeout_s, self.role = engines, timeout_s, role  # role: how errors name the engines
         self.workers = len(engines) * tensor_parallel  # vLLM worker processes, one per GPU (nccl transport)
 
     def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
@@ -27,15 +29,27 @@ class RolloutPool:
     def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
         return self._scatter("response_logprobs", samples, lambda engine, shard: engine.response_logprobs.remote(shard))
 
+    def next_token_logprobs(self, prefixes: list[list[int]], candidates: list[int]) -> list[list[float]]:
+        return self._scatter("next_token_logprobs", prefixes,
+                             lambda engine, shard: engine.next_token_logprobs.remote(shard, candidates))
+
+    def sample_texts(self, prefixes: list[list[int]], n: int, temperature: float, top_p: float, max_tokens: int,
+                     seeds: list[int]) -> list[list[str]]:
+        def call(engine, shard):
+            return engine.sample_texts.remote([p for p, _ in shard], n, temperature, top_p, max_tokens,
+                                              [s for _, s in shard])
+
+        return self._scatter("sample_texts", list(zip(prefixes, seeds)), call)
+
     def load_weights(self, weights: ray.ObjectRef, version: int) -> dict[str, ray.ObjectRef]:
         """Start every engine's load of the same weight buckets; the caller waits with its other receivers."""
-        return {f"rollout engine {i}: load_weights": engine.load_weights.remote(weights, version)
+        return {f"{self.role} {i}: load_weights": engine.load_weights.remote(weights, version)
                 for i, engine in enumerate(self.engines)}
 
     def _scatter(self, what: str, items: list, call: Callable[[ray.actor.ActorHandle, list], ray.ObjectRef]) -> list:
         """call(engine, shard) on each engine's contiguous shard; the results joined back in item order."""
         shards = contiguous_shards(items, len(self.engines))
-        refs = {f"rollout engine {i}: {what}": call(engine, shard)
+        refs = {f"{self.role} {i}: {what}": call(engine, shard)
                 for i, (engine, shard) in enumerate(zip(self.engines, shards)) if shard}
         return [result for part in wait(refs, self.timeout_s).values() for result in part]
 

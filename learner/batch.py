@@ -21,6 +21,9 @@ class TokenBatch:
     def select(self, rows: torch.Tensor) -> TokenBatch:
         return TokenBatch(self.input_ids[rows], self.attention_mask[rows], self.response_mask[rows])
 
+    def to(self, device: torch.device | str) -> TokenBatch:
+        return TokenBatch(self.input_ids.to(device), self.attention_mask.to(device), self.response_mask.to(device))
+
 
 def collate(samples: list[Sample], pad_token_id: int) -> TokenBatch:
     lengths = [len(s.prompt_token_ids) + len(s.response_token_ids) for s in samples]
@@ -41,7 +44,7 @@ def at_response_positions(batch: TokenBatch, rows: list[list[float]]) -> torch.T
     """Per-sample lists of per-token values (e.g. reference log-probs) laid out like response_mask."""
     out = torch.zeros_like(batch.response_mask)
     for row, (values, mask) in enumerate(zip(rows, batch.response_mask)):
-        out[row, mask.bool()] = torch.tensor(values, dtype=out.dtype)
+        out[row, mask.bool()] = torch.tensor(values, dtype=out.dtype, device=out.device)
     return out
 
 

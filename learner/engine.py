@@ -105,7 +105,7 @@ class PolicyLearner(ReportsMemory):
         losses, nonfinite, stats = [], 0, defaultdict(list)
         for chunk in chunks:
             if chunk:
-                micro = make_micro_batch(batch, chunk, self.pad_token_id)
+                micro = make_micro_batch(batch, chunk, self.pad_token_id).to(self.engine.device)
                 loss, part_stats = self.objective.loss(token_logprobs(self.engine, micro.tokens), micro, count)
                 for key, value in part_stats.items():
                     stats[key].append(value)

@@ -23,6 +23,6 @@ def response_logprobs(model, samples: list[Sample], pad_token_id: int, micro_bat
     """Per sample, the log-probs of its response tokens, computed micro-batch by micro-batch."""
     rows: list[list[float]] = []
     for start in range(0, len(samples), micro_batch_size):
-        batch = collate(samples[start : start + micro_batch_size], pad_token_id)
+        batch = collate(samples[start : start + micro_batch_size], pad_token_id).to(model.device)
         rows += unpad_response(token_logprobs(model, batch), batch)
     return rows

@@ -7,7 +7,7 @@ one micro-batch from the policy's token log-probs. The formulas live in losses.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 
@@ -54,6 +54,10 @@ class MicroBatch:
     @property
     def mask(self) -> torch.Tensor:
         return self.tokens.response_mask
+
+    def to(self, device: torch.device | str) -> MicroBatch:
+        tensors = {f.name: getattr(self, f.name).to(device) for f in fields(self)}
+        return MicroBatch(**tensors)
 
 
 def make_micro_batch(batch: LearnerBatch, units: list[list[int]], pad_token_id: int) -> MicroBatch:

@@ -32,11 +32,12 @@ class PPOTrainer:
 
     def train_step(self, batch: LearnerBatch) -> dict[str, float]:
         cfg = self.cfg
-        tokens = collate(batch.samples, self.pad_token_id)
+        tokens = collate(batch.samples, self.pad_token_id).to(self.policy.device)
         mask = tokens.response_mask
         old_logprobs, old_values = self._old_logprobs_and_values(tokens)
         kl = kl_estimate(old_logprobs, at_response_positions(tokens, batch.reference_logprobs), cfg.kl_estimator)
-        rewards = token_rewards(torch.tensor(batch.values, dtype=torch.float32), kl, mask, cfg.kl_coef)
+        scores = torch.tensor(batch.values, dtype=torch.float32, device=mask.device)
+        rewards = token_rewards(scores, kl, mask, cfg.kl_coef)
         advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
         advantages = whiten(advantages, mask)
         stats = {"policy_loss": 0.0, "value_loss": 0.0, "clip_fraction": 0.0}

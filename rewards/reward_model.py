@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from core.device import compute_device
 from core.records import Feedback, Sample
 
 
@@ -17,7 +18,8 @@ class RewardModelSource:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForSequenceClassification.from_pretrained(model_path, dtype=torch.float32).eval()
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, dtype=torch.float32)
+        self.model = model.to(compute_device()).eval()
         if self.model.config.num_labels != 1:
             raise ValueError(f"reward.model_path {model_path}: a reward model has one output, this one has "
                              f"{self.model.config.num_labels} labels")
@@ -37,6 +39,6 @@ class RewardModelSource:
             part = samples[start : start + self.batch_size]
             inputs = self.tokenizer([self.render(s) for s in part], return_tensors="pt", padding=True,
                                     truncation=True, max_length=self.max_tokens, add_special_tokens=False)
-            logits = self.model(**inputs).logits[:, 0].tolist()
+            logits = self.model(**inputs.to(self.model.device)).logits[:, 0].tolist()
             feedback += [Feedback(s.sample_id, "score", value, self.name) for s, value in zip(part, logits)]
         return feedback

@@ -10,14 +10,14 @@ pytestmark = pytest.mark.slow
 def judge_engine(ray_local, tiny_config):
     import dataclasses
 
-    from actors.oracle import RemoteJudgeEngine
+    from actors.rollout_pool import RolloutPool
     from actors.rollout import RolloutEngine
     from core.config import RolloutConfig
     from models.tiny import build_tiny_model
 
     path = str(build_tiny_model(dataclasses.replace(tiny_config, seed=1)))
     handle = ray_local.remote(num_cpus=0)(RolloutEngine).remote(path, RolloutConfig(), "float32", 256, 0)
-    yield RemoteJudgeEngine(handle, timeout_s=600), path
+    yield RolloutPool([handle], timeout_s=600, role="judge engine"), path
 
 
 def _samples():

@@ -63,12 +63,13 @@ def test_two_ranks_update_like_one(ray_local, tiny_model_path, algorithm_name, z
 
 
 @pytest.mark.parametrize("method, zero_stage", [("onties", 0), ("onties", 2), ("onties", 3), ("ondare", 3)])
-def test_online_merging_on_two_ranks_merges_like_one(ray_local, tiny_model_path, tmp_path, method, zero_stage):
+def test_online_merging_on_two_ranks_merges_exactly(ray_local, tiny_model_path, tmp_path, method, zero_stage):
     """Each rank holds tau and the update for its ZeRO partition only, and OnTIES's per-parameter trims add the
     ranks' counts. With alpha 1 and tau far larger than AdamW's steps, OnTIES adds trim(tau) at every step
     whatever the update was (the election takes tau's sign), so two steps give initial + 2 trim(tau) exactly;
     a trim made per shard, a share read or written in the wrong place, or a rank left stale would not.
-    OnDARE adds drop(tau) (drawn once, per shard): every entry moves by 0 or 2 tau / p, about p of them."""
+    OnDARE adds drop(tau) (drawn once, per shard): every entry moves by 0 or 2 tau / p, about p of them.
+    (One rank: tests/unit/test_learner.py.)"""
     from transformers import AutoModelForCausalLM
 
     from core.config import AlgorithmConfig
@@ -83,17 +84,16 @@ def test_online_merging_on_two_ranks_merges_like_one(ray_local, tiny_model_path,
     merging = dict(merging=method, merge_reserve_rate=0.3, merge_alpha=1.0, merge_base_path=tiny_model_path,
                    merge_sft_path=str(tmp_path / "sft"), lr=1e-5)
     algorithm = AlgorithmConfig(name="una", beta=0.1)
-    for ranks in (1, 2):
-        _, weights = _train(ray_local, ranks, tiny_model_path, algorithm, zero_stage, **merging)
-        kept, total = 0, 0
-        for name, param in initial.named_parameters():
-            tau = dict(sft.named_parameters())[name].detach() - param.detach()
-            moved = weights[name] - param.detach()
-            if method == "onties":
-                assert torch.allclose(moved, 2 * trim_to_top(tau, 0.3), atol=1e-6), (ranks, name)
-                continue
-            dropped = moved.abs() < 1e-6
-            assert torch.allclose(moved[~dropped], 2 * tau[~dropped] / 0.3, atol=1e-6), (ranks, name)
-            kept, total = kept + int((~dropped).sum()), total + moved.numel()
-        if method == "ondare":
-            assert 0.29 < kept / total < 0.31, (ranks, kept / total)
+    _, weights = _train(ray_local, 2, tiny_model_path, algorithm, zero_stage, **merging)
+    kept, total = 0, 0
+    for name, param in initial.named_parameters():
+        tau = dict(sft.named_parameters())[name].detach() - param.detach()
+        moved = weights[name] - param.detach()
+        if method == "onties":
+            assert torch.allclose(moved, 2 * trim_to_top(tau, 0.3), atol=1e-6), name
+            continue
+        dropped = moved.abs() < 1e-6
+        assert torch.allclose(moved[~dropped], 2 * tau[~dropped] / 0.3, atol=1e-6), name
+        kept, total = kept + int((~dropped).sum()), total + moved.numel()
+    if method == "ondare":
+        assert 0.29 < kept / total < 0.31, kept / total

@@ -33,3 +33,17 @@ def test_logprobs_do_not_depend_on_padding(tiny_model_path):
     assert len(together[0]) == 2 and len(together[1]) == 3
     assert together[0] == pytest.approx(by_itself[0], abs=1e-5)
     assert together[0][0] == pytest.approx(expected_first, abs=1e-5)
+
+
+def test_a_micro_batch_moves_every_tensor_to_the_model_device():
+    """On a GPU the learner moves each micro-batch to its engine's device; a tensor left behind would fail there."""
+    from dataclasses import fields
+
+    from learner.objectives import LearnerBatch, make_micro_batch
+
+    samples = [_sample([1, 2], [3, 4]), _sample([1], [5, 6, 7])]
+    micro = make_micro_batch(LearnerBatch(samples, [[0.0, 0.0], [0.0, 0.0, 0.0]], [1.0, 0.0], [(0, 1)]), [[0, 1]], 0)
+    moved = micro.to("meta")
+    tensors = [getattr(moved, f.name) for f in fields(moved) if f.name != "tokens"]
+    tensors += [getattr(moved.tokens, f.name) for f in fields(moved.tokens)]
+    assert len(tensors) == 8 and all(t.device.type == "meta" for t in tensors)
