@@ -8,7 +8,8 @@ What a rank holds (DeepSpeed 0.19):
   stage 3     the rank-th slice of ds_tensor.ds_numel entries of the flattened parameter (the last one padded),
               in the optimizer's fp32 partition and in param.ds_tensor, the module's own partition.
 A rank reads and writes only its share; finish() makes the module consistent again, as DeepSpeed does
-after an optimizer step. Values are 1-D fp32 tensors of the share's valid entries.
+after an optimizer step. Values are 1-D fp32 CPU tensors of the share's valid entries (on GPUs the merge
+math runs on the host: simple, but a copy of the share each way per step).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from core.device import compute_device
 
 REPLICA, FRAGMENT, PARTITION = "replica", "fragment", "partition"  # ZeRO 0, 1-2, 3
 
@@ -65,9 +68,11 @@ def is_sharded(shares: list[Share]) -> bool:
 
 
 def sum_over_ranks(counts: torch.Tensor, shares: list[Share]) -> torch.Tensor:
-    if is_sharded(shares):
-        torch.distributed.all_reduce(counts)
-    return counts
+    if not is_sharded(shares):
+        return counts
+    on_device = counts.to(compute_device())  # NCCL reduces only GPU tensors; gloo's are on the CPU anyway
+    torch.distributed.all_reduce(on_device)
+    return on_device.cpu()
 
 
 @torch.no_grad()
