@@ -137,7 +137,7 @@ def _merge_base_path(cfg: RunConfig) -> str:
                           "from (or use the tiny model with a warm start, model.tiny.sft_steps=600)")
     from models.tiny import build_tiny_model
 
-    return str(build_tiny_model(dataclasses.replace(cfg.model.tiny, sft_steps=0, sft_l1=0.0)))
+    return str(build_tiny_model(dataclasses.replace(cfg.model.tiny, sft_steps=0)))
 
 
 def _check_guard(cfg: RunConfig) -> None:

@@ -72,8 +72,10 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         judge = place(RolloutEngine, slot).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
                                                   slot.tensor_parallel)
     rollout = RolloutPool(engines, timeout, cfg.cluster.rollout.tensor_parallel)
-    judge_engines = RolloutPool([judge], timeout, role="judge engine") if judge is not None else None
-    if cfg.reward.kind == "self_judge":  # the policy judges itself on every rollout engine
+    judge_engines = None
+    if judge is not None:
+        judge_engines = RolloutPool([judge], timeout, role="judge engine")
+    elif cfg.reward.kind == "self_judge":  # the policy judges itself on every rollout engine
         judge_engines, judge_path = rollout, model_path
     (oracle_slot,) = plan.slots("oracle")
     learner = LearnerGroup.create([actor_options(s, groups) for s in plan.slots("learner")], timeout)

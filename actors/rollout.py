@@ -28,7 +28,7 @@ class RolloutEngine(ReportsMemory):
             enforce_eager=cfg.enforce_eager,
             gpu_memory_utilization=cfg.gpu_memory_utilization,
             max_model_len=max_model_len,
-            worker_extension_cls="actors.vllm_weight_sync.BytesWeightLoader",
+            worker_extension_cls="actors.vllm_weight_sync.FileWeightLoader",
             # on GPUs: shards on the GPUs of the placement group this actor was started in
             tensor_parallel_size=tensor_parallel,
             distributed_executor_backend="ray" if tensor_parallel > 1 else None,

@@ -8,7 +8,7 @@ load_weights after start-up does not (ENVIRONMENT.md).
 from __future__ import annotations
 
 
-class BytesWeightLoader:
+class FileWeightLoader:
     def load_weights_from_files(self, paths: list[str]) -> int:
         """Load safetensors bucket files (written to shared memory by the RolloutEngine actor)."""
         import logging

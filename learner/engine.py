@@ -33,9 +33,18 @@ def init_process_group(rank: int = 0, world_size: int = 1, master: str = "", tim
     os.environ.setdefault("WORLD_SIZE", "1")
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(free_port()))
-    if not torch.distributed.is_initialized():
-        deepspeed.init_distributed(dist_backend="gloo" if not torch.cuda.is_available() else "nccl",
-                                   timeout=timedelta(seconds=timeout_s))
+    for attempt in range(3):
+        if torch.distributed.is_initialized():
+            return
+        try:
+            deepspeed.init_distributed(dist_backend="gloo" if not torch.cuda.is_available() else "nccl",
+                                       timeout=timedelta(seconds=timeout_s))
+        except torch.distributed.DistNetworkError:
+            # free_port's port can be taken before the store binds it (EADDRINUSE, seen once in a test run);
+            # one rank picked it alone, so it may pick another; a group's ranks all need rank 0's
+            if world_size > 1 or attempt == 2:
+                raise
+            os.environ["MASTER_PORT"] = str(free_port())
 
 
 class PolicyLearner(ReportsMemory):

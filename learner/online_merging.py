@@ -30,8 +30,10 @@ class OnlineMerging:
                  alpha: float, seed: int):
         self.shares = rank_shares(module)
         self.method, self.keep_rate, self.alpha = method, keep_rate, alpha
+        self.sharded = is_sharded(self.shares)
+        self.ks = torch.tensor([top_count(share.total, keep_rate) for share in self.shares])  # OnTIES's trims
         # OnDARE's random drops: replicas must draw the same, shards of one tensor draw their own
-        stream = torch.distributed.get_rank() if is_sharded(self.shares) else 0
+        stream = torch.distributed.get_rank() if self.sharded else 0
         self.generator = torch.Generator().manual_seed(seed * 1009 + stream)
         tau = self._rank_tau(ModelTensors(base_path), ModelTensors(sft_path))
         # tau's drop mask is drawn (OnDARE) or its trim computed (OnTIES) once, at the start
@@ -54,9 +56,9 @@ class OnlineMerging:
 
     def _trim(self, values: list[torch.Tensor]) -> list[torch.Tensor]:
         """Each parameter's top keep_rate fraction by magnitude, over the whole parameter wherever it lives."""
-        ks = torch.tensor([top_count(share.total, self.keep_rate) for share in self.shares])
-        count = magnitude_counter(values)
-        thresholds = kth_largest_magnitudes(lambda bits: sum_over_ranks(count(bits), self.shares), ks)
+        local = magnitude_counter(values)
+        count = (lambda bits: sum_over_ranks(local(bits))) if self.sharded else local
+        thresholds = kth_largest_magnitudes(count, self.ks)
         return [keep_at_least(value, threshold) for value, threshold in zip(values, thresholds)]
 
     def snapshot(self) -> list[torch.Tensor]:

@@ -27,49 +27,47 @@ REPLICA, FRAGMENT, PARTITION = "replica", "fragment", "partition"  # ZeRO 0, 1-2
 class Share:
     name: str
     param: torch.nn.Parameter
+    kind: str  # REPLICA, FRAGMENT or PARTITION
     start: int  # first entry of the flattened parameter this rank holds
     numel: int  # how many (0: none)
     total: int  # the whole parameter's entries
 
     def read(self) -> torch.Tensor:
-        kind = _kind(self.param)
         if self.numel == 0:
             return torch.zeros(0)
-        if kind == PARTITION:
+        if self.kind == PARTITION:
             return self.param._z3_optimizer.get_local_fp32_param(self.param)[: self.numel].float().cpu()
-        if kind == FRAGMENT:
+        if self.kind == FRAGMENT:
             return self.param._hp_mapping.hp_fragment.detach().float().cpu()
         return self.param.detach().flatten().float().cpu()
 
     def write(self, values: torch.Tensor) -> None:
         """The optimizer's master copy and, where the module keeps it, this rank's part of the parameter."""
-        kind = _kind(self.param)
         if self.numel == 0:
             return
-        if kind == PARTITION:
+        if self.kind == PARTITION:
             partition = self.param._z3_optimizer.get_local_fp32_param(self.param).clone()
             partition[: self.numel] = values  # the padding past the parameter's end is kept
             self.param._z3_optimizer.set_local_hp_param(partition, self.param)
             self.param.ds_tensor.data.copy_(partition.to(self.param.ds_tensor.dtype))
-        elif kind == FRAGMENT:
+        elif self.kind == FRAGMENT:
             self.param._hp_mapping.hp_fragment.data.copy_(values)
         else:
             self.param.data.view(-1).copy_(values.to(self.param.dtype))
 
 
 def rank_shares(module: torch.nn.Module) -> list[Share]:
-    return [Share(name, param, *_range(param), getattr(param, "ds_numel", param.numel()))
+    return [Share(name, param, _kind(param), *_range(param), getattr(param, "ds_numel", param.numel()))
             for name, param in module.named_parameters()]
 
 
 def is_sharded(shares: list[Share]) -> bool:
     """Whether the ranks hold different parts (ZeRO 1-3 with several ranks), so counts over a tensor add up."""
-    return torch.distributed.get_world_size() > 1 and any(_kind(s.param) != REPLICA for s in shares)
+    return torch.distributed.get_world_size() > 1 and any(s.kind != REPLICA for s in shares)
 
 
-def sum_over_ranks(counts: torch.Tensor, shares: list[Share]) -> torch.Tensor:
-    if not is_sharded(shares):
-        return counts
+def sum_over_ranks(counts: torch.Tensor) -> torch.Tensor:
+    """The counts added over the learner's ranks (a collective: every rank calls it)."""
     on_device = counts.to(compute_device())  # NCCL reduces only GPU tensors; gloo's are on the CPU anyway
     torch.distributed.all_reduce(on_device)
     return on_device.cpu()
@@ -82,7 +80,7 @@ def finish(shares: list[Share]) -> None:
 
     if not shares:
         return
-    kind = _kind(shares[0].param)
+    kind = shares[0].kind
     if kind == FRAGMENT:  # every fragment's owner contributes it to an all-reduce of the whole parameter
         for share in shares:
             share.param.data.copy_(safe_get_full_fp32_param(share.param).to(share.param.dtype))

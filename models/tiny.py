@@ -128,5 +128,7 @@ def _random_model(cfg: TinyModelConfig, tokenizer):
 
 def _config_digest(cfg: TinyModelConfig) -> str:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "cache_dir"}
+    if not cfg.sft_steps:  # no warm start: its penalty does not change the model
+        del fields["sft_l1"]
     fields["format"] = FORMAT_VERSION
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]

@@ -10,8 +10,8 @@ pytestmark = pytest.mark.slow
 def judge_engine(ray_local, tiny_config):
     import dataclasses
 
-    from actors.rollout_pool import RolloutPool
     from actors.rollout import RolloutEngine
+    from actors.rollout_pool import RolloutPool
     from core.config import RolloutConfig
     from models.tiny import build_tiny_model
 

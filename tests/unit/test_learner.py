@@ -1,5 +1,6 @@
 """The DeepSpeed learner (ZeRO-2 over gloo, one process): accumulation and every objective."""
 
+import os
 import random
 
 import pytest
@@ -133,3 +134,22 @@ def test_online_merging_replaces_each_update_in_the_zero_master_weights(tiny_mod
         assert torch.allclose(param.detach(), expected, atol=1e-6), name
         # the optimizer's own fp32 copy holds the merged weights too, so the next step starts from them
         assert torch.equal(safe_get_full_fp32_param(param), param.detach()), name
+
+
+def test_a_single_rank_takes_another_port_when_its_port_is_taken():
+    """free_port's port can be taken before the process group binds it; one rank then picks another."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        script = ("import os, torch\nfrom learner.engine import init_process_group\ninit_process_group()\n"
+                  f"print(torch.distributed.is_initialized(), os.environ['MASTER_PORT'] != '{port}')")
+        run = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], text=True,
+                             capture_output=True, env={**os.environ, "MASTER_PORT": str(port)}, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "True True"
