@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import signal
 import sys
 import time
 import uuid
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from core.config import ConfigError, RunConfig, load_config
 from core.data import DataError
-from rewards.guard import build_guard
+from loop.run_folder import finished_run, lock_run_folder
+from rewards.guard import build_guard, build_metric
 from rewards.judge import load_templates
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.reward.kind in ("self_judge", "llm_judge"):
             load_templates(cfg.reward.judge.templates)  # a bad template file fails before any actor starts
         _check_guard(cfg)
+        _check_reward_source(cfg)
         if cfg.learner.merging != "none":
             cfg.learner.merge_base_path = _merge_base_path(cfg)
         model_path = _model_path(cfg)
@@ -50,9 +53,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out_dir = Path(args.output_dir or PROJECT_ROOT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    log.info("run folder: %s", out_dir)
-    return _run(cfg, model_path, prompts, out_dir.resolve())
+    try:
+        lock = lock_run_folder(out_dir)
+        _check_resume(cfg, out_dir)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    with lock:
+        done = finished_run(cfg, out_dir)
+        if done:
+            print(done)
+            return 0
+        log.info("run folder: %s", out_dir)
+        return _run(cfg, model_path, prompts, out_dir.resolve())
 
 
 def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
@@ -76,6 +89,7 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     loop = TrainingLoop(cfg, actors, prompts, out_dir)
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         loop.run()
     finally:  # whatever happened, the run folder says what was done and why it stopped
@@ -88,7 +102,12 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
         print(format_table(result))
         print(f"results: {out_dir}  ({summary.name}, report.md, curves.png, records/, checkpoints/, metrics.jsonl, "
               "tensorboard/)")
-    return 0 if result.stop_reason not in ("error", "interrupted", "non_finite_loss") else 1
+    return 0 if result.stop_reason not in ("error", "interrupted", "non_finite_loss", "no_learning_signal") else 1
+
+
+def _interrupt_on_sigterm(signum, frame) -> None:
+    """A scheduler's SIGTERM ends the run as Ctrl-C does: the summary and report say what was done."""
+    raise KeyboardInterrupt("stopped by SIGTERM")
 
 
 def _dry_run(cfg: RunConfig) -> int:
@@ -125,7 +144,7 @@ def _reward_model_path(cfg: RunConfig) -> str:
     from models.tiny_reward import build_tiny_reward_model
 
     log.info("building the tiny reward model (once; cached under %s)", cfg.model.tiny.cache_dir)
-    return str(build_tiny_reward_model(cfg.model.tiny))
+    return str(build_tiny_reward_model(cfg.model.tiny, cfg.reward.tiny_labels, cfg.reward.tiny_pairs))
 
 
 def _merge_base_path(cfg: RunConfig) -> str:
@@ -141,10 +160,35 @@ def _merge_base_path(cfg: RunConfig) -> str:
 
 
 def _check_guard(cfg: RunConfig) -> None:
+    """The guard and gold metrics are functions a user may name: found (or not) before any actor starts."""
+    for key, build in (("stopping.guard", lambda: build_guard(cfg.stopping.guard, cfg.data.source == "toy")),
+                       ("evaluation.gold", lambda: build_metric(cfg.evaluation.gold))):
+        try:
+            build()
+        except (ValueError, ImportError) as err:
+            raise ConfigError(f"{key}: {err}") from err
+
+
+def _check_reward_source(cfg: RunConfig) -> None:
+    """Rule and function sources are cheap to build: a bad pattern, letter, length, URL or function fails here,
+    before any actor starts (model and judge sources are checked by their paths and templates above)."""
+    if cfg.reward.kind in ("reward_model", "self_judge", "llm_judge"):
+        return
+    from rewards import build_reward_source
+
     try:
-        build_guard(cfg.stopping.guard, cfg.data.source == "toy")
-    except ValueError as err:
-        raise ConfigError(f"stopping.guard: {err}") from err
+        build_reward_source(cfg.reward)
+    except (ValueError, ImportError) as err:
+        raise ConfigError(f"reward.kind {cfg.reward.kind}: {err}") from err
+
+
+def _check_resume(cfg: RunConfig, out_dir: Path) -> None:
+    """A run folder with a checkpoint is resumed: its config must match this one (checked before Ray starts)."""
+    from loop.checkpoint import latest, read_state
+
+    newest = latest(out_dir) if out_dir.is_dir() else None
+    if newest is not None:
+        read_state(newest, cfg.to_dict())
 
 
 def _judge_model_path(cfg: RunConfig) -> str:
@@ -166,7 +210,7 @@ def _load_prompts(cfg: RunConfig, model_path: str):
 
     from core.data import load_prompts
 
-    return load_prompts(cfg.data, AutoTokenizer.from_pretrained(model_path), cfg.train.seed)
+    return load_prompts(cfg.data, AutoTokenizer.from_pretrained(model_path), cfg.train.seed, cfg.stopping.guard)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

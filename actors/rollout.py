@@ -36,11 +36,13 @@ class RolloutEngine(ReportsMemory):
         )
 
     def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
-                 split: str = "train") -> list[Sample]:
-        """n samples per prompt, with the sampled tokens' log-probs under the generating policy."""
+                 split: str = "train", greedy: bool = False) -> list[Sample]:
+        """n samples per prompt, with the sampled tokens' log-probs under the generating policy
+        (greedy: the single most likely answer per prompt, n must be 1)."""
         from vllm import SamplingParams
 
-        params = SamplingParams(n=n, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+        temperature, top_p = (0.0, 1.0) if greedy else (self.cfg.temperature, self.cfg.top_p)
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p,
                                 max_tokens=self.cfg.max_new_tokens, logprobs=0, seed=seed)
         outputs = self.llm.generate([{"prompt_token_ids": p.token_ids} for p in prompts], params, use_tqdm=False)
         samples = []

@@ -22,9 +22,9 @@ class RolloutPool:
         self.workers = len(engines) * tensor_parallel  # vLLM worker processes, one per GPU (nccl transport)
 
     def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
-                 split: str = "train") -> list[Sample]:
+                 split: str = "train", greedy: bool = False) -> list[Sample]:
         return self._scatter("generate", prompts,
-                             lambda engine, shard: engine.generate.remote(shard, n, seed, iteration, step, split))
+                             lambda engine, shard: engine.generate.remote(shard, n, seed, iteration, step, split, greedy))
 
     def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
         return self._scatter("response_logprobs", samples, lambda engine, shard: engine.response_logprobs.remote(shard))

@@ -31,7 +31,11 @@ class TinyModelConfig:
     max_positions: int = 256
     seed: int = 0
     sft_steps: int = 0  # supervised warm start on the toy task (models/tiny_sft.py): the skill the guard watches
+    sft_lr: float = 3e-3  # the warm start's AdamW learning rate (the lab's arithmetic needs 1e-3: 3e-3 never learned it)
     sft_l1: float = 0.0  # L1 penalty on the warm start's change to the weights (PAFT's sparse SFT delta)
+    # what the tokenizer covers and the warm start teaches: topics (the toy: "X and Y."), and the lab's
+    # arithmetic ("what is 47 + 38?" -> "85.") and writing (a varied sentence about X and Y; tasks/writing.py)
+    skills: list[Literal["topics", "arithmetic", "writing"]] = field(default_factory=lambda: ["topics"])
     cache_dir: str = "~/.cache/una_align/tiny_models"
 
 
@@ -44,15 +48,17 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    source: str = "toy"  # "toy" (made by the toy task) or a .jsonl/.parquet file or a saved `datasets` folder
+    # "toy" (the toy task's prompts), "arithmetic" (the lab's sums, answers in the field "answer"), or a
+    # .jsonl/.parquet file or a saved `datasets` folder
+    source: str = "toy"
     prompt_field: str = "prompt"  # plain text, or a list of chat messages rendered with the chat template
     answer_field: str = ""  # a reference answer per prompt, for reward.kind exact_match and 3-argument functions
     train_split: str = "train"  # for a saved DatasetDict folder
     eval_split: str = ""  # held-out split name (a DatasetDict split, or a second file); empty: eval_fraction
     eval_fraction: float = 0.1
     max_prompt_tokens: int = 64
-    toy_train_prompts: int = 512
-    toy_eval_prompts: int = 32
+    toy_train_prompts: int = 512  # the built-in tasks' (toy, arithmetic) training prompts
+    toy_eval_prompts: int = 32  # and held-out prompts
 
 
 @dataclass
@@ -97,6 +103,10 @@ class RewardConfig:
     timeout_s: float = 30.0  # remote: per request
     retries: int = 2  # remote: further attempts before the run stops with an error
     model_path: str = ""  # reward_model: a sequence-classification folder; empty builds the tiny reward model
+    # the tiny reward model's preference labels: letter_share (the toy's) or writing_gold (the lab's Task B proxy:
+    # trained on tiny_pairs pairs labelled by the hidden gold reward, so it is imperfect; 0: fresh pairs each step)
+    tiny_labels: Literal["letter_share", "writing_gold"] = "letter_share"
+    tiny_pairs: int = 0
     batch_size: int = 16  # reward_model
     judge: JudgeConfig = field(default_factory=JudgeConfig)  # self_judge, llm_judge
     # How raw rewards become UNA score targets in [0, 1] (ALGORITHMS.md: per-prompt min-max learned fastest).
@@ -138,7 +148,7 @@ class LearnerConfig:
     weight_decay: float = 0.0
     adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     micro_batch_size: int = 16
-    zero_stage: int = 2
+    zero_stage: Literal[0, 1, 2, 3] = 2  # DeepSpeed ZeRO: 0 (none), 1 (optimizer), 2 (+ gradients), 3 (+ weights)
     grad_clip: float = 1.0
     critic_lr: float = 1e-3  # PPO's value model
     max_nonfinite_updates: int = 3  # stop the run when this many updates in a row have a non-finite loss
@@ -181,9 +191,21 @@ class StoppingConfig:
     # checkpoints): checked after every step; the iteration then ends early with its evaluation and checkpoint
     max_seconds: float = 0.0
     # the guard metric on held-out samples (rewards/guard.py): "auto" (on the toy task, naming the prompt's
-    # topics, the warm-start skill), "none", or "package.module:function" / "path/to/file.py:function"
+    # topics, the warm-start skill), "none", "arithmetic" (greedy accuracy on held-out sums, the lab's skill),
+    # or "package.module:function" / "path/to/file.py:function"
     guard: str = "auto"
     max_guard_drop: float = 0.0  # stop when the guard falls more than this below its value before training
+
+
+@dataclass
+class EvaluationConfig:
+    """The held-out evaluation after every iteration (data.toy_eval_prompts or the held-out split)."""
+
+    # a gold metric scored beside the reward on the same held-out samples, never seen by training: "none",
+    # "exact_match" (against data.answer_field), "writing_gold" (the lab's Task B, tasks/writing.py), or a
+    # function "package.module:function" / "path/to/file.py:function", f(prompt, response[, answer])
+    gold: str = "none"
+    greedy: bool = False  # also one greedy answer per held-out prompt, scored by the oracle and the gold metric
 
 
 @dataclass
@@ -226,6 +248,7 @@ class RunConfig:
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     stopping: StoppingConfig = field(default_factory=StoppingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,9 +292,30 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: model.tiny.sft_l1 is an L1 penalty weight, 0 or more; got {cfg.model.tiny.sft_l1}")
     if cfg.learner.merging != "none" and not (0 < cfg.learner.merge_reserve_rate <= 1):
         raise ConfigError(f"{source}: learner.merge_reserve_rate must be in (0, 1], got {cfg.learner.merge_reserve_rate}")
+    if cfg.train.keep_resume_states < 1:
+        raise ConfigError(f"{source}: train.keep_resume_states must be at least 1: the newest checkpoint's resume state "
+                          f"is what a crashed run continues from (got {cfg.train.keep_resume_states})")
+    _check_can_learn(cfg, source)
+    arithmetic_used = cfg.data.source == "arithmetic" or cfg.stopping.guard == "arithmetic"
+    if arithmetic_used and not cfg.model.path and "arithmetic" not in cfg.model.tiny.skills:
+        raise ConfigError(f"{source}: the arithmetic task needs a tokenizer that covers sums; add arithmetic to "
+                          "model.tiny.skills (see configs/lab/task_a.yaml)")
+    if cfg.reward.tiny_pairs < 0:
+        raise ConfigError(f"{source}: reward.tiny_pairs is a number of labelled pairs, 0 or more; got {cfg.reward.tiny_pairs}")
     if cfg.reward.kind == "exact_match" and cfg.data.source == "toy":
         raise ConfigError(f"{source}: reward.kind exact_match needs data with answers; the toy task has none "
                           "(set data.source to a .jsonl/.parquet file or datasets folder)")
+
+
+def _check_can_learn(cfg: RunConfig, source: str) -> None:
+    """Settings under which no update can ever change the policy: refused, not run to a silent exit 0."""
+    algorithm = cfg.algorithm
+    if algorithm.beta <= 0 and algorithm.name not in ("ppo", "grpo", "rloo"):
+        raise ConfigError(f"{source}: algorithm.beta must be positive for {algorithm.name} (its loss is a function of "
+                          f"beta x the log-ratio; 0 gives no gradient); got {algorithm.beta}")
+    if cfg.rollout.samples_per_prompt < 2 and (algorithm.pairwise or algorithm.name in ("grpo", "rloo")):
+        raise ConfigError(f"{source}: {algorithm.name} compares the samples of a prompt; set rollout.samples_per_prompt "
+                          f"to 2 or more (got {cfg.rollout.samples_per_prompt})")
 
 
 def _apply_override(data: dict[str, Any], item: str) -> None:

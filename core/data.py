@@ -1,7 +1,9 @@
-"""Prompt data sets: the toy task's, or a user's local JSON-lines, Parquet or saved `datasets` folder."""
+"""Prompt data sets: the built-in tasks' (the toy, the lab's arithmetic), or a user's local JSON-lines,
+Parquet or saved `datasets` folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections import Counter
@@ -12,6 +14,7 @@ from typing import Any
 
 from core.config import DataConfig
 from core.records import Prompt
+from tasks import arithmetic
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +28,23 @@ class DataError(ValueError):
     """A problem with the user's prompt data; the message names the file and the field."""
 
 
+ARITHMETIC_GUARD_PROBLEMS = 64  # stopping.guard arithmetic: held-out sums answered greedily at every evaluation
+
+
 @dataclass
 class PromptSets:
     train: list[Prompt]
     eval: list[Prompt]
     skipped: Counter = field(default_factory=Counter)  # reason -> count, over both splits
+    guard: list[Prompt] = field(default_factory=list)  # a guard task's own prompts (stopping.guard arithmetic)
 
 
-def load_prompts(cfg: DataConfig, tokenizer, seed: int) -> PromptSets:
+def load_prompts(cfg: DataConfig, tokenizer, seed: int, guard: str = "none") -> PromptSets:
+    """guard: stopping.guard; "arithmetic" adds its held-out problems as the guard's prompts."""
     if cfg.source == "toy":
         train_rows, eval_rows = _toy_rows(cfg, seed)
+    elif cfg.source == "arithmetic":
+        train_rows, eval_rows = _arithmetic_rows(cfg, seed)
     else:
         train_rows, eval_rows = _user_rows(cfg, seed)
     skipped: Counter = Counter()
@@ -43,6 +53,10 @@ def load_prompts(cfg: DataConfig, tokenizer, seed: int) -> PromptSets:
         eval=_to_prompts(eval_rows, cfg, tokenizer, "eval", skipped),
         skipped=skipped,
     )
+    if guard == "arithmetic":
+        rows = arithmetic.rows(held_out=True, count=ARITHMETIC_GUARD_PROBLEMS, seed=1)
+        sets.guard = _to_prompts(rows, dataclasses.replace(cfg, prompt_field="prompt", answer_field="answer"),
+                                 tokenizer, "guard", skipped)
     for reason, count in skipped.items():
         log.warning("skipped %d prompt rows: %s", count, reason)
     if not sets.train or not sets.eval:
@@ -58,6 +72,13 @@ def _toy_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
     eval_pairs = pairs[: cfg.toy_eval_prompts]
     train_pairs = pairs[cfg.toy_eval_prompts : cfg.toy_eval_prompts + cfg.toy_train_prompts]
     return _topic_rows(train_pairs), _topic_rows(eval_pairs)
+
+
+def _arithmetic_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
+    """Sums with their answers (tasks/arithmetic.py). The held-out problems are the same for every seed,
+    so seeds are compared on one test set; the seed picks and orders the training problems."""
+    return (arithmetic.rows(held_out=False, count=cfg.toy_train_prompts, seed=seed),
+            arithmetic.rows(held_out=True, count=cfg.toy_eval_prompts, seed=0))
 
 
 def _topic_rows(pairs: list[tuple[str, str]]) -> list[dict]:

@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--density", type=float, default=0.2, help="fraction of the SFT delta kept (and TIES's trim)")
     parser.add_argument("--weights", type=float, nargs=2, default=[1.0, 1.0], help="task arithmetic: SFT, aligned")
     args = parser.parse_args(argv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out {args.out} is a file; give a folder for the merged model")
     out = merge_models(args.base, args.sft, args.aligned, args.out, args.method, args.density, tuple(args.weights))
     print(f"merged model written to {out}")
 

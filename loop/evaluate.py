@@ -1,12 +1,26 @@
-"""Held-out evaluation: mean reward of fresh samples and their KL to the initial policy."""
+"""Held-out evaluation: mean reward of fresh samples, their KL to the initial policy, and what is measured
+beside the reward without training on it: the gold metric (evaluation.gold), greedy answers
+(evaluation.greedy) and the guard metric (stopping.guard), which may have prompts of its own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from actors.calls import wait
 from actors.group import Actors
 from core.records import Feedback, Prompt, Sample
+from rewards.base import RewardSource
+from rewards.guard import mean_score, mean_value
+
+
+@dataclass
+class Measures:
+    """What every evaluation scores besides the oracle's reward."""
+
+    gold: RewardSource | None = None  # hidden from training: the lab's gold metric
+    guard: RewardSource | None = None  # the skill that must not be lost
+    guard_prompts: list[Prompt] = field(default_factory=list)  # answered greedily; empty: the held-out samples
+    greedy: bool = False  # one greedy answer per held-out prompt too
 
 
 @dataclass
@@ -17,6 +31,12 @@ class Evaluation:
     abstained: int
     samples: list[Sample]
     feedback: list[Feedback]
+    gold: float | None = None
+    guard: float | None = None
+    greedy_reward: float | None = None
+    greedy_gold: float | None = None
+    # further samples to record, by name: the greedy answers, the guard's own prompts' answers
+    extra: dict[str, tuple[list[Sample], list[Feedback]]] = field(default_factory=dict)
 
     def rewards_by_prompt(self) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
@@ -38,19 +58,32 @@ def win_rate(new: dict[str, list[float]], old: dict[str, list[float]]) -> float:
     return wins / pairs if pairs else float("nan")
 
 
-def evaluate(actors: Actors, prompts: list[Prompt], samples_per_prompt: int, seed: int, iteration: int) -> Evaluation:
+def evaluate(actors: Actors, prompts: list[Prompt], samples_per_prompt: int, seed: int, iteration: int,
+             measures: Measures) -> Evaluation:
     """Same seed every time, so differences between iterations come from the policy, not the sampling."""
     samples = actors.rollout.generate(prompts, samples_per_prompt, seed, iteration, 0, "eval")
     calls = {"oracle: score": actors.oracle.score.remote(samples), "initial: score": actors.initial.score.remote(samples)}
     results = wait(calls, actors.timeout_s)
     feedback, initial = results["oracle: score"], results["initial: score"]
-    scored = [fb.value for fb in feedback if fb.value is not None]
     kl = [sum(s.behaviour_logprobs) - sum(ref) for s, ref in zip(samples, initial)]
-    return Evaluation(
-        iteration=iteration,
-        mean_reward=sum(scored) / len(scored) if scored else float("nan"),
-        kl_to_initial=sum(kl) / len(kl),
-        abstained=len(feedback) - len(scored),
-        samples=samples,
-        feedback=feedback,
-    )
+    reward = mean_value(feedback)
+    result = Evaluation(iteration=iteration, mean_reward=float("nan") if reward is None else reward,
+                        kl_to_initial=sum(kl) / len(kl), abstained=sum(fb.value is None for fb in feedback),
+                        samples=samples, feedback=feedback)
+    if measures.gold is not None:
+        result.gold = mean_score(measures.gold, samples)
+    if measures.greedy:
+        greedy = actors.rollout.generate(prompts, 1, seed, iteration, 0, "eval-greedy", greedy=True)
+        greedy_feedback = wait({"oracle: score": actors.oracle.score.remote(greedy)}, actors.timeout_s)["oracle: score"]
+        result.greedy_reward = mean_value(greedy_feedback)
+        result.greedy_gold = mean_score(measures.gold, greedy) if measures.gold is not None else None
+        result.extra["eval-greedy"] = (greedy, greedy_feedback)
+    if measures.guard is not None and measures.guard_prompts:
+        answers = actors.rollout.generate(measures.guard_prompts, 1, seed, iteration, 0, "guard", greedy=True)
+        guard_feedback = measures.guard.score(answers)
+        result.guard = mean_value(guard_feedback)
+        result.extra["guard"] = (answers, guard_feedback)
+    elif measures.guard is not None:
+        result.guard = mean_score(measures.guard, samples)
+    return result
+

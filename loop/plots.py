@@ -1,4 +1,6 @@
-"""curves.png: the curves people watch, from a run's metrics.jsonl, marking where a stopping check fired."""
+"""curves.png: the curves people watch, from a run's metrics.jsonl, marking where a stopping check fired; with a
+gold metric (evaluation.gold) also the gold metric per iteration and gold and proxy reward against the KL to the
+initial policy (the over-optimisation curve of Gao et al. 2022)."""
 
 from __future__ import annotations
 
@@ -25,10 +27,18 @@ def plot_curves(metrics_path: Path, out_path: Path, stop_reason: str = "iteratio
         (wins, "eval/win_rate_vs_previous", "win rate against the previous iteration", "iteration"),
         (evals, "eval/guard", "guard metric (skill kept)", "iteration"),
     ]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    golds = [r for r in evals if "eval/gold" in r]
+    if golds:
+        panels.append((golds, "eval/gold", "gold metric (hidden from training)", "iteration"))
+    fig, axes = plt.subplots(2, 4 if golds else 3, figsize=(20 if golds else 15, 8))
+    if golds:
+        _gold_against_kl(axes.flat[-1], golds)
     for ax, (series, key, title, x_key) in zip(axes.flat, panels):
         points = [(r[x_key], r[key]) for r in series if key in r]
         ax.plot([x for x, _ in points], [y for _, y in points], marker="o" if x_key == "iteration" else None)
+        if key == "eval/gold" and any("eval/gold_greedy" in r for r in series):
+            ax.plot([r[x_key] for r in series], [r.get("eval/gold_greedy") for r in series], marker="s", label="greedy")
+            ax.legend()
         if x_key == "iteration" and stop_reason != "iteration_limit" and evals:
             ax.axvline(evals[-1]["iteration"], color="red", linestyle="--", label=f"stopped: {stop_reason}")
             ax.legend()
@@ -40,3 +50,16 @@ def plot_curves(metrics_path: Path, out_path: Path, stop_reason: str = "iteratio
     fig.savefig(out_path, dpi=80)
     plt.close(fig)
     return out_path
+
+
+def _gold_against_kl(ax, evals: list[dict]) -> None:
+    """Gold and the proxy (the trained-on reward) against the KL to the initial policy."""
+    kl = [r["eval/kl_to_initial"] for r in evals]
+    ax.plot(kl, [r["eval/gold"] for r in evals], marker="o", color="tab:green", label="gold")
+    ax.set_xlabel("KL to the initial policy")
+    ax.set_ylabel("gold", color="tab:green")
+    proxy = ax.twinx()
+    proxy.plot(kl, [r["eval/reward_mean"] for r in evals], marker="^", color="tab:blue", label="proxy reward")
+    proxy.set_ylabel("proxy reward (trained on)", color="tab:blue")
+    ax.set_title("gold and proxy against KL")
+    ax.grid(alpha=0.3)

@@ -9,11 +9,16 @@ import argparse
 import json
 from pathlib import Path
 
+from core.files import write_text_atomic
 from loop.plots import plot_curves
 
 
+class ReportError(ValueError):
+    """The run folder has no readable summary.json."""
+
+
 def write_report(run_dir: Path) -> Path:
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = read_summary(run_dir)
     plot_curves(run_dir / "metrics.jsonl", run_dir / "curves.png", summary["stop_reason"])
     cfg = summary["config"]
     lines = [
@@ -25,27 +30,42 @@ def write_report(run_dir: Path) -> Path:
         "",
         f"Stopped: **{summary['stop_reason']}**: {summary['stop_detail']}",
         "",
-        "| iteration | held-out reward | KL to initial | win rate vs previous | guard | samples | seconds |",
-        "|---|---|---|---|---|---|---|",
+        "| iteration | held-out reward | KL to initial | win rate vs previous | guard | gold | gold greedy | samples "
+        "| seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary["iterations"]:
-        rate = "" if row.get("win_rate_vs_previous") is None else f"{row['win_rate_vs_previous']:.3f}"
-        guard = "" if row.get("guard") is None else f"{row['guard']:.3f}"
+        rate, guard, gold, greedy = (_cell(row.get(k)) for k in ("win_rate_vs_previous", "guard", "gold", "gold_greedy"))
         lines.append(f"| {row['iteration']} | {row['eval_reward']:.4f} | {row['kl_to_initial']:.3f} | {rate} | "
-                     f"{guard} | {row['train_samples']} | {row['seconds']} |")
+                     f"{guard} | {gold} | {greedy} | {row['train_samples']} | {row['seconds']} |")
     phases = summary["phase_seconds"]
     lines += ["", "Seconds per phase: " + ", ".join(f"{k} {v}" for k, v in phases.items()), "",
               f"Abstentions: {summary['abstentions']}; prompts dropped for ties: {summary.get('prompts_dropped_for_ties', 0)}; "
               f"skipped prompt rows: {summary['skipped_prompts'] or 'none'}.", "", "![curves](curves.png)", ""]
-    path = run_dir / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_text_atomic(run_dir / "report.md", "\n".join(lines))
+
+
+def read_summary(run_dir: Path) -> dict:
+    path = run_dir / "summary.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ReportError(f"{path} does not exist: is {run_dir} a run folder (launch.py --output-dir)?") from None
+    except json.JSONDecodeError as err:
+        raise ReportError(f"{path} is not valid JSON ({err}); the run may have been stopped while writing it") from None
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
-    print(f"wrote {write_report(parser.parse_args(argv).run_dir)}")
+    try:
+        print(f"wrote {write_report(parser.parse_args(argv).run_dir)}")
+    except ReportError as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ class IterationRow:
     seconds: float
     win_rate_vs_previous: float | None = None  # by the oracle, on the held-out prompts
     guard: float | None = None  # the guard metric on the held-out samples (rewards/guard.py)
+    gold: float | None = None  # the hidden gold metric on the held-out samples (evaluation.gold)
+    reward_greedy: float | None = None  # the oracle's reward of greedy answers (evaluation.greedy)
+    gold_greedy: float | None = None
 
 
 @dataclass

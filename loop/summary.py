@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import RunConfig
+from core.files import write_text_atomic
 from loop.training import LoopResult
 
 
@@ -32,18 +33,20 @@ def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory
             "checkpoints": result.checkpoints,
         },
     }
-    path = out_dir / "summary.json"
-    path.write_text(json.dumps(summary, indent=2))
-    return path
+    return write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2))
 
 
 def format_table(result: LoopResult) -> str:
+    with_gold = any(row.gold is not None for row in result.iterations)
     lines = [f"{'iteration':>9} {'held-out reward':>16} {'KL to initial':>14} {'win rate':>9} {'guard':>6} "
-             f"{'samples':>8} {'seconds':>8}"]
+             + (f"{'gold':>6} {'gold greedy':>11} " if with_gold else "") + f"{'samples':>8} {'seconds':>8}"]
     for row in result.iterations:
-        rate = "" if row.win_rate_vs_previous is None else f"{row.win_rate_vs_previous:.3f}"
-        guard = "" if row.guard is None else f"{row.guard:.3f}"
+        rate, guard, gold, greedy = (_cell(v) for v in (row.win_rate_vs_previous, row.guard, row.gold, row.gold_greedy))
         lines.append(f"{row.iteration:>9} {row.eval_reward:>16.4f} {row.kl_to_initial:>14.3f} {rate:>9} {guard:>6} "
-                     f"{row.train_samples:>8} {row.seconds:>8.1f}")
+                     + (f"{gold:>6} {greedy:>11} " if with_gold else "") + f"{row.train_samples:>8} {row.seconds:>8.1f}")
     lines.append(f"stopped: {result.stop_reason} ({result.stop_detail})")
     return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"

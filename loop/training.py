@@ -30,13 +30,13 @@ from core.data import PromptSets, prompt_batches
 from core.records import Prompt
 from learner.objectives import LearnerBatch
 from loop import checkpoint
-from loop.evaluate import Evaluation, evaluate, win_rate
+from loop.evaluate import Evaluation, Measures, evaluate, win_rate
 from loop.metrics import MetricsLog
 from loop.records import RecordWriter
 from loop.state import IterationRow, LoopState
 from loop.stopping import Evaluated, should_stop
 from loop.timing import PhaseTimer
-from rewards.guard import build_guard, mean_guard
+from rewards.guard import build_guard, build_metric
 from rewards.normalize import score_targets
 from rewards.signals import learning_signal, mismatched_samples
 
@@ -75,15 +75,16 @@ class TrainingLoop:
         self.metrics = MetricsLog(out_dir, resumed_step)
         self.records = RecordWriter(out_dir / "records")
         self.latest_weights: ray.ObjectRef | None = None  # the last exported weights, reused by the reference
-        self.guard = build_guard(cfg.stopping.guard, cfg.data.source == "toy")
+        self.measures = Measures(build_metric(cfg.evaluation.gold), build_guard(cfg.stopping.guard, cfg.data.source == "toy"),
+                                 prompts.guard, cfg.evaluation.greedy)
         self.stop = ("not_started", "")
 
     def run(self) -> LoopResult:
         """Run every iteration; on an error or Ctrl-C, result() still describes what was done."""
         try:
             self.stop = self._iterate()
-        except KeyboardInterrupt:
-            self.stop = ("interrupted", "stopped by the user (Ctrl-C)")
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (launch.py raises it the same way)
+            self.stop = ("interrupted", str(err) or "stopped by the user (Ctrl-C)")
             raise
         except Exception as err:
             self.stop = ("error", f"{type(err).__name__}: {err}")
@@ -109,13 +110,14 @@ class TrainingLoop:
             state.rows.append(self._evaluate(0, seconds=0.0, train_samples=0))
         for iteration in range(state.iteration + 1, train.iterations + 1):
             started = self.timer.totals()["total"]
-            samples_seen, collected = 0, []
+            samples_seen, collected, learnable_steps = 0, [], 0
             bar = tqdm(range(1, train.steps_per_iteration + 1), desc=f"iteration {iteration}", unit="step")
             for step in bar:
                 global_step = (iteration - 1) * train.steps_per_iteration + step
                 state.batches_drawn += 1
                 state.step = global_step
                 batch, stats = self._collect(next(batches), iteration, step, global_step)
+                learnable_steps += batch is not None
                 if batch is not None and train.mode == "online":
                     stats |= self._learn(batch)
                 elif batch is not None:
@@ -126,6 +128,10 @@ class TrainingLoop:
                 if self._too_many_nonfinite(stats) or self._over_budget():
                     break
             bar.close()
+            if not learnable_steps:
+                return ("no_learning_signal", f"no step of iteration {iteration} had anything to learn from (the oracle "
+                        f"abstained on every sample, or every prompt's samples tied: {self.state.abstentions} abstentions, "
+                        f"{self.state.ties_dropped} prompts dropped for ties so far); check the reward source")
             if collected:
                 self._learn_iteration(collected, iteration)
             self._refresh_reference()
@@ -279,26 +285,31 @@ class TrainingLoop:
         cfg = self.cfg
         with self.timer.phase("evaluate"):
             result: Evaluation = evaluate(self.actors, self.prompts.eval, cfg.rollout.samples_per_prompt,
-                                          _seed(cfg.train.seed, -1), iteration)
+                                          _seed(cfg.train.seed, -1), iteration, self.measures)
         self.records.write(f"eval-i{iteration}", result.samples, result.feedback, [None] * len(result.samples))
+        for name, (samples, feedback) in result.extra.items():
+            self.records.write(f"{name}-i{iteration}", samples, feedback, [None] * len(samples))
         self.state.abstentions += result.abstained
         rate = None
         if iteration > 0:
             rate = round(win_rate(result.rewards_by_prompt(), self.state.previous_rewards), 4)
         self.state.previous_rewards = result.rewards_by_prompt()
+        row = IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4) + 0.0,  # no "-0.0"
+                           train_samples, round(seconds, 1), rate, _rounded(result.guard), _rounded(result.gold),
+                           _rounded(result.greedy_reward), _rounded(result.greedy_gold))
         values = {"eval/reward_mean": result.mean_reward, "eval/kl_to_initial": result.kl_to_initial,
-                  "eval/abstained": result.abstained, "iteration": iteration}
-        if rate is not None:
-            values["eval/win_rate_vs_previous"] = rate
-        guard = mean_guard(self.guard, result.samples) if self.guard else None
-        if guard is not None:
-            values["eval/guard"] = guard
-        self.metrics.log(self.state.step, values)
-        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s, guard %s",
-                 iteration, result.mean_reward, result.kl_to_initial, rate, guard)
-        return IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4) + 0.0,  # no "-0.0"
-                            train_samples, round(seconds, 1), rate, None if guard is None else round(guard, 4))
+                  "eval/abstained": result.abstained, "eval/win_rate_vs_previous": rate, "eval/guard": result.guard,
+                  "eval/gold": result.gold, "eval/reward_greedy": result.greedy_reward,
+                  "eval/gold_greedy": result.greedy_gold}
+        self.metrics.log(self.state.step, {k: v for k, v in values.items() if v is not None} | {"iteration": iteration})
+        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s, guard %s%s",
+                 iteration, result.mean_reward, result.kl_to_initial, rate, row.guard,
+                 "" if row.gold is None else f", gold {row.gold} (greedy {row.gold_greedy})")
+        return row
 
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 def _seed(run_seed: int, step: int) -> int:
     return (run_seed * 1_000_003 + step) % (2**31)

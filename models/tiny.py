@@ -37,13 +37,13 @@ def build_tiny_model(cfg: TinyModelConfig) -> Path:
     folder = Path(os.path.expanduser(cfg.cache_dir)) / f"llama-{_config_digest(cfg)}"
 
     def write(staging: Path) -> None:
-        tokenizer = train_tokenizer(cfg.vocab_size, cfg.seed)
+        tokenizer = train_tokenizer(cfg.vocab_size, cfg.seed, cfg.skills)
         tokenizer.save_pretrained(staging)
         model = _random_model(cfg, tokenizer)
         if cfg.sft_steps:
             from models.tiny_sft import supervised_warm_start
 
-            supervised_warm_start(model, tokenizer, cfg.sft_steps, cfg.seed, cfg.sft_l1)
+            supervised_warm_start(model, tokenizer, cfg.sft_steps, cfg.seed, cfg.sft_lr, cfg.sft_l1, cfg.skills)
         model.save_pretrained(staging, safe_serialization=True)
 
     return build_once(folder, write)
@@ -67,19 +67,24 @@ def build_once(folder: Path, write: Callable[[Path], None]) -> Path:
     return folder
 
 
-def train_tokenizer(vocab_size: int, seed: int):
-    """A BPE tokenizer over lowercase text, with chat special tokens and a chat template."""
+def train_tokenizer(vocab_size: int, seed: int, skills: list[str] = ("topics",)):
+    """A BPE tokenizer over lowercase text, with chat special tokens and a chat template. With the arithmetic
+    skill every digit is a token of its own (numbers are not merged), which makes sums learnable."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.Metaspace()
-    bpe.decoder = decoders.Metaspace()
     alphabet = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'-:")
+    if "arithmetic" in skills:
+        bpe.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(),
+                                                     pre_tokenizers.Digits(individual_digits=True)])
+        alphabet += ["+", "="]
+    bpe.decoder = decoders.Metaspace()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet, show_progress=False
     )
-    bpe.train_from_iterator(_corpus(seed), trainer=trainer)
+    bpe.train_from_iterator(_corpus(seed, skills), trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
     )
@@ -87,10 +92,18 @@ def train_tokenizer(vocab_size: int, seed: int):
     return tokenizer
 
 
-def _corpus(seed: int) -> list[str]:
+def _corpus(seed: int, skills: list[str]) -> list[str]:
     rng = random.Random(seed)
     lines = [f"write about {a} and {b}." for a in WORDS for b in WORDS]
     lines += [" ".join(rng.choice(WORDS) for _ in range(8)) for _ in range(2000)]
+    if "arithmetic" in skills:
+        from tasks import arithmetic
+
+        lines += [f"{arithmetic.question(a, b)} {arithmetic.answer(a, b)}." for a, b in arithmetic.problems(False)[::10]]
+    if "writing" in skills:
+        from tasks import writing
+
+        lines += [writing.sample_response(rng, *writing.topic_pair(rng)) for _ in range(2000)]
     return lines
 
 
@@ -128,7 +141,7 @@ def _random_model(cfg: TinyModelConfig, tokenizer):
 
 def _config_digest(cfg: TinyModelConfig) -> str:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "cache_dir"}
-    if not cfg.sft_steps:  # no warm start: its penalty does not change the model
-        del fields["sft_l1"]
+    if not cfg.sft_steps:  # no warm start: its penalty and learning rate do not change the model
+        del fields["sft_l1"], fields["sft_lr"]
     fields["format"] = FORMAT_VERSION
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]

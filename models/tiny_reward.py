@@ -1,5 +1,11 @@
 """A tiny reward model built locally: its own tokenizer and chat template, trained for a moment on
-synthetic preferences (more of the letter "o" is better) so that it ranks something.
+synthetic preferences so that it ranks something.
+
+labels "letter_share" (the toy's): more of the letter "o" is better, fresh pairs every step.
+labels "writing_gold" (the lab's Task B proxy): pairs of warm-start-like answers to "write about X and Y."
+labelled by the hidden gold reward (tasks/writing.py), a fixed set of `pairs` of them, so the proxy is
+imperfect, as a reward model trained on limited human labels is. Its agreement with the gold reward on
+fresh pairs is measured once and kept in the folder (proxy.json).
 
 Its tokenizer is trained with another seed and vocabulary size than the policy's, so the oracle must
 re-render the policy's conversations with the reward model's own template, as with real models.
@@ -8,8 +14,10 @@ re-render the policy's conversations with the reward model's own template, as wi
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -17,30 +25,65 @@ import torch
 from core.config import TinyModelConfig
 from models.tiny import WORDS, _config_digest, build_once, train_tokenizer
 from rewards.letter_share import letter_share
+from tasks import writing
 
 TRAIN_STEPS = 300
+PAIRS_PER_STEP = 16
+AGREEMENT_PAIRS = 1000  # fresh gold-labelled pairs the proxy's agreement is measured on
+
+Conversation = tuple[list[dict[str, str]], float]  # (messages, the label's score)
 
 
-def build_tiny_reward_model(cfg: TinyModelConfig) -> Path:
+def build_tiny_reward_model(cfg: TinyModelConfig, labels: str = "letter_share", pairs: int = 0) -> Path:
     digest = _config_digest(dataclasses.replace(cfg, seed=cfg.seed + 1000))
-    folder = Path(os.path.expanduser(cfg.cache_dir)) / f"reward-{digest}-{TRAIN_STEPS}"
+    suffix = f"{labels}-{pairs}-{TRAIN_STEPS}"
+    folder = Path(os.path.expanduser(cfg.cache_dir)) / f"reward-{digest}-{suffix}"
+    conversation = synthetic_conversation if labels == "letter_share" else gold_conversation
 
     def write(staging: Path) -> None:
-        tokenizer = train_tokenizer(cfg.vocab_size - 24, cfg.seed + 1000)
-        model = _train(_model(cfg, tokenizer), tokenizer, cfg.seed)
+        tokenizer = train_tokenizer(cfg.vocab_size - 24, cfg.seed + 1000, cfg.skills)
+        model = _train(_model(cfg, tokenizer), tokenizer, _pair_stream(conversation, cfg.seed, pairs))
         tokenizer.save_pretrained(staging)
         model.save_pretrained(staging, safe_serialization=True)
+        if labels == "writing_gold":
+            agreement = gold_agreement(model, tokenizer, random.Random(cfg.seed + 7))
+            (staging / "proxy.json").write_text(json.dumps({"labels": labels, "pairs": pairs,
+                                                            "agreement_with_gold": agreement}))
 
     return build_once(folder, write)
 
 
-def synthetic_conversation(rng: random.Random, tokenizer) -> tuple[str, float]:
-    """A rendered (prompt, response) conversation and its letter-"o" share."""
+def synthetic_conversation(rng: random.Random) -> Conversation:
+    """A toy conversation and its letter-"o" share."""
     words = rng.sample(WORDS, 2)
     response = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8)))
-    messages = [{"role": "user", "content": f"write about {words[0]} and {words[1]}."},
-                {"role": "assistant", "content": response}]
-    return tokenizer.apply_chat_template(messages, tokenize=False), letter_share(response, "o")
+    return _messages(f"write about {words[0]} and {words[1]}.", response), letter_share(response, "o")
+
+
+def gold_conversation(rng: random.Random) -> Conversation:
+    """A warm-start-like answer to a writing prompt and its gold reward."""
+    first, second = writing.topic_pair(rng)
+    prompt, response = f"write about {first} and {second}.", writing.sample_response(rng, first, second)
+    return _messages(prompt, response), writing.writing_gold(prompt, response)
+
+
+def _messages(prompt: str, response: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+
+
+def _pair_stream(conversation: Callable[[random.Random], Conversation], seed: int, pairs: int):
+    """Endless (preferred, other) pairs, ties dropped: fresh ones (pairs == 0) or drawn from a fixed set."""
+    rng = random.Random(seed)
+
+    def fresh():
+        while True:
+            a, b = conversation(rng), conversation(rng)
+            if a[1] != b[1]:
+                return (a, b) if a[1] > b[1] else (b, a)
+
+    fixed = [fresh() for _ in range(pairs)]
+    while True:
+        yield rng.choice(fixed) if fixed else fresh()
 
 
 def _model(cfg: TinyModelConfig, tokenizer):
@@ -55,19 +98,29 @@ def _model(cfg: TinyModelConfig, tokenizer):
     return LlamaForSequenceClassification(config)
 
 
-def _train(model, tokenizer, seed: int):
-    """Bradley-Terry on pairs whose preferred side has the larger letter-"o" share."""
-    rng = random.Random(seed)
+def _scores(model, tokenizer, conversations: list[list[dict[str, str]]]) -> torch.Tensor:
+    texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
+    return model(**tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)).logits[:, 0]
+
+
+def _train(model, tokenizer, pairs):
+    """Bradley-Terry: -log sigmoid(score(preferred) - score(other)), PAIRS_PER_STEP pairs a step."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
     model.train()
     for _ in range(TRAIN_STEPS):
-        pairs = [(synthetic_conversation(rng, tokenizer), synthetic_conversation(rng, tokenizer)) for _ in range(16)]
-        pairs = [(a, b) if a[1] >= b[1] else (b, a) for a, b in pairs if a[1] != b[1]]
-        chosen = tokenizer([a[0] for a, _ in pairs], return_tensors="pt", padding=True, add_special_tokens=False)
-        rejected = tokenizer([b[0] for _, b in pairs], return_tensors="pt", padding=True, add_special_tokens=False)
-        margin = model(**chosen).logits[:, 0] - model(**rejected).logits[:, 0]
+        batch = [next(pairs) for _ in range(PAIRS_PER_STEP)]
+        margin = _scores(model, tokenizer, [a[0] for a, _ in batch]) - _scores(model, tokenizer, [b[0] for _, b in batch])
         loss = -torch.nn.functional.logsigmoid(margin).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     return model.eval()
+
+
+@torch.no_grad()
+def gold_agreement(model, tokenizer, rng: random.Random) -> float:
+    """Share of fresh gold-labelled pairs (ties dropped) that the proxy orders as the gold reward does."""
+    stream = _pair_stream(gold_conversation, rng.randrange(2**31), 0)
+    batch = [next(stream) for _ in range(AGREEMENT_PAIRS)]
+    margin = _scores(model, tokenizer, [a[0] for a, _ in batch]) - _scores(model, tokenizer, [b[0] for _, b in batch])
+    return round((margin > 0).float().mean().item(), 4)

@@ -88,7 +88,10 @@ def _positional_count(function: Callable) -> int:
 
 def regex_rule(pattern: str) -> RewardFn:
     """1.0 when the response contains a match of the pattern (re.search), else 0.0."""
-    compiled = re.compile(pattern)
+    try:
+        compiled = re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"reward.pattern {pattern!r} is not a valid regular expression: {err}") from None
     return lambda prompt, response: 1.0 if compiled.search(response) else 0.0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from core.records import Sample
+from core.records import Feedback, Sample
 
 TOY_PROMPT = re.compile(r"write about (\w+) and (\w+)\.")
 
@@ -30,16 +30,32 @@ def _named(topic: str, words: set[str]) -> bool:
 
 def build_guard(spec: str, toy_data: bool):
     """The guard as a reward source over samples, or None. spec: "auto" (topic recall on the toy task,
-    none otherwise), "none", or a function as for reward.kind function."""
-    from rewards.function import FunctionReward, load_function
-
-    if spec == "none" or (spec == "auto" and not toy_data):
-        return None
+    none otherwise), "none", "arithmetic" (exact match on its own prompts), or a function as for
+    reward.kind function."""
     if spec == "auto":
-        return FunctionReward(topic_recall, "topic_recall")
+        spec = "topic_recall" if toy_data else "none"
+    return build_metric("exact_match" if spec == "arithmetic" else spec)
+
+
+def build_metric(spec: str):
+    """A function over (prompt, response[, answer]) as a reward source, or None for "none". Built in:
+    topic_recall, exact_match (against the prompt's answer), writing_gold (tasks/writing.py)."""
+    from rewards.function import FunctionReward, exact_match_rule, load_function
+    from tasks.writing import writing_gold
+
+    builtin = {"topic_recall": topic_recall, "exact_match": exact_match_rule, "writing_gold": writing_gold}
+    if spec == "none":
+        return None
+    if spec in builtin:
+        return FunctionReward(builtin[spec], spec)
     return FunctionReward(load_function(spec), spec)
 
 
-def mean_guard(guard, samples: list[Sample]) -> float | None:
-    values = [fb.value for fb in guard.score(samples) if fb.value is not None]
+def mean_score(metric, samples: list[Sample]) -> float | None:
+    """The metric's mean over the samples it did not abstain on (None when it abstained on all)."""
+    return mean_value(metric.score(samples))
+
+
+def mean_value(feedback: list[Feedback]) -> float | None:
+    values = [fb.value for fb in feedback if fb.value is not None]
     return sum(values) / len(values) if values else None

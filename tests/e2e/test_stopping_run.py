@@ -36,3 +36,36 @@ def test_run_stops_at_its_time_budget_mid_iteration(tmp_path, tiny_config):
     steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert 1 <= max(steps) < 200
     assert (tmp_path / "checkpoints" / "iteration-1" / "config.json").is_file()
+
+
+def test_a_reward_that_always_abstains_stops_the_run_with_an_error(tmp_path, tiny_config):
+    reward = tmp_path / "abstain.py"
+    reward.write_text("def never(prompt, response):\n    return None\n")
+    out = tmp_path / "run"
+    command = [sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={tiny_config.cache_dir}",
+               "train.iterations=3", "train.steps_per_iteration=2", "data.toy_eval_prompts=8",
+               "reward.kind=function", f"reward.function={reward}:never"]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 1, run.stderr[-4000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_reason"] == "no_learning_signal" and "check the reward source" in summary["stop_detail"]
+    assert [row["iteration"] for row in summary["iterations"]] == [0]
+
+
+def test_sigterm_ends_the_run_like_ctrl_c_with_its_summary(tmp_path, tiny_config):
+    import signal
+    import time
+
+    command = [sys.executable, "launch.py", "--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
+               "train.iterations=4", "train.steps_per_iteration=500", "data.toy_eval_prompts=8"]
+    run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "metrics.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and (not metrics.is_file() or metrics.read_text().count("train/") < 3):
+        time.sleep(1)
+    run.send_signal(signal.SIGTERM)
+    assert run.wait(timeout=300) != 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stop_reason"] == "interrupted" and summary["stop_detail"] == "stopped by SIGTERM"
+    assert [row["iteration"] for row in summary["iterations"]] == [0]  # the evaluation before training
+    assert "Stopped: **interrupted**" in (tmp_path / "report.md").read_text()

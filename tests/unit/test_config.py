@@ -82,3 +82,22 @@ def test_online_merging_is_refused_where_it_cannot_work():
         load_config(None, ["model.tiny.sft_l1=-1"])
     with pytest.raises(ConfigError, match=r"merge_reserve_rate must be in \(0, 1\]"):
         load_config(None, ["learner.merging=ondare", "learner.merge_reserve_rate=0"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.keep_resume_states=0", "train.keep_resume_states must be at least 1"),
+    ("algorithm.beta=0", "algorithm.beta must be positive for una"),
+    ("rollout.samples_per_prompt=1", None),  # UNA with scores learns from one sample per prompt
+])
+def test_configs_that_can_never_learn_or_resume_are_refused(override, message):
+    if message is None:
+        load_config(None, [override])
+        return
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+@pytest.mark.parametrize("preset", ["dpo", "una_pairwise", "grpo"])
+def test_pairwise_and_group_algorithms_need_two_samples_per_prompt(preset):
+    with pytest.raises(ConfigError, match="set rollout.samples_per_prompt to 2 or more"):
+        load_config(str(ROOT / "configs" / f"{preset}.yaml"), ["rollout.samples_per_prompt=1"])

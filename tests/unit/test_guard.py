@@ -1,7 +1,7 @@
 import pytest
 
 from core.records import Sample
-from rewards.guard import build_guard, mean_guard, topic_recall
+from rewards.guard import build_guard, mean_score, topic_recall
 
 PROMPT = "<|user|>write about cats and rain.</s><|assistant|>"
 
@@ -16,10 +16,10 @@ def test_topic_recall_counts_the_topics_named_singular_or_plural():
 def test_the_guard_is_chosen_by_config_and_averages_over_samples():
     samples = [Sample(f"s{i}", "p", PROMPT, [1], [2], text, [0.0], "stop", 0, 0, 0)
                for i, text in enumerate(["cats and rain.", "rain", "door"])]
-    assert mean_guard(build_guard("auto", toy_data=True), samples) == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    assert mean_score(build_guard("auto", toy_data=True), samples) == pytest.approx((1.0 + 0.5 + 0.0) / 3)
     assert build_guard("auto", toy_data=False) is None and build_guard("none", toy_data=True) is None
     custom = build_guard("rewards.guard:topic_recall", toy_data=False)
-    assert mean_guard(custom, samples[:1]) == 1.0
+    assert mean_score(custom, samples[:1]) == 1.0
     with pytest.raises(ValueError, match="must look like"):
         build_guard("no_colon", toy_data=True)
 
@@ -41,7 +41,7 @@ def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config, tiny_mo
     assert changed < 0.15 if l1 else changed > 0.95
     recalls = []
     for first, second in [("moons", "bread"), ("rivers", "snow"), ("doors", "apples"), ("fire", "cities")]:
-        prompt, _ = sft_example(tokenizer, first, second)
+        prompt, _ = sft_example(tokenizer, f"write about {first} and {second}.", "")
         out = model.generate(__import__("torch").tensor([prompt]), max_new_tokens=8, do_sample=False)
         text = tokenizer.decode(out[0, len(prompt):], skip_special_tokens=True)
         recalls.append(topic_recall(f"write about {first} and {second}.", text))

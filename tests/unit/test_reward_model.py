@@ -20,10 +20,13 @@ def test_tiny_reward_model_ranks_held_out_pairs(reward_model_path):
     tokenizer = AutoTokenizer.from_pretrained(reward_model_path)
     model = AutoModelForSequenceClassification.from_pretrained(reward_model_path).eval()
     rng = random.Random(12345)  # not the training stream
-    pairs = [(synthetic_conversation(rng, tokenizer), synthetic_conversation(rng, tokenizer)) for _ in range(100)]
+    pairs = [(synthetic_conversation(rng), synthetic_conversation(rng)) for _ in range(100)]
     pairs = [(a, b) for a, b in pairs if abs(a[1] - b[1]) > 0.05]
     with torch.no_grad():
-        score = lambda text: model(**tokenizer(text, return_tensors="pt", add_special_tokens=False)).logits[0, 0].item()  # noqa: E731
+        def score(messages):
+            text = tokenizer.apply_chat_template(messages, tokenize=False)
+            return model(**tokenizer(text, return_tensors="pt", add_special_tokens=False)).logits[0, 0].item()
+
         agree = sum((score(a[0]) > score(b[0])) == (a[1] > b[1]) for a, b in pairs)
     assert agree / len(pairs) > 0.8
 

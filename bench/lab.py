@@ -1,0 +1,167 @@
+"""The alignment lab's tables: every row is real runs of launch.py on a lab preset (configs/lab/), one per seed.
+
+    python bench/lab.py TABLE [--seeds 0 1 2 3 4] [--quick] [--out runs/lab] [--seconds S]
+
+TABLE:
+  algorithms-a  Task A (held-out sums, exact-match reward): every algorithm at an equal wall-clock budget
+  algorithms-b  Task B (writing, proxy reward model, hidden gold): the same
+  stopping      Task B: where each stopping check would fire against where gold peaked, per seed
+  refresh       Task B: reference refresh (never, every iteration, EMA) and online against iterative mode
+  tax           Task B with the arithmetic guard: plain AdamW, OnDARE, OnTIES
+  judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
+
+A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
+summary.json), so a table is re-runnable row by row. The seed changes the prompt order and sampling, not
+the model: every seed starts from the same warm-started lab model. --quick: 2 seeds, a short budget, the
+first rows only (minutes). Intervals are 95% Student-t intervals over the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+ALGORITHMS = {
+    "una-score": [], "una-binary": ["algorithm.feedback=binary"], "una-pairwise": ["algorithm.feedback=pairwise"],
+    "ppo": ["algorithm.name=ppo"], "grpo": ["algorithm.name=grpo"], "rloo": ["algorithm.name=rloo"],
+    "dpo": ["algorithm.name=dpo"], "kto": ["algorithm.name=kto"],
+}
+TASK_B_SLOW = ["learner.lr=3e-4", "algorithm.beta=0.05", "train.steps_per_iteration=10"]
+
+
+@dataclass
+class Table:
+    preset: str
+    rows: dict[str, list[str]]
+    common: list[str] = field(default_factory=list)
+    budget: bool = False  # an equal wall-clock training budget (stopping.max_seconds) for every row
+
+
+TABLES = {
+    "algorithms-a": Table("task_a", ALGORITHMS, ["train.steps_per_iteration=10"], budget=True),
+    "algorithms-b": Table("task_b", ALGORITHMS, TASK_B_SLOW, budget=True),
+    "stopping": Table("task_b", {"una-score": []}, TASK_B_SLOW + ["train.iterations=12"]),
+    "refresh": Table("task_b", {
+        "never": [], "every-iteration": ["train.reference_refresh=every_iteration"],
+        "ema-0.05": ["train.reference_refresh=ema", "train.reference_ema_rate=0.05"],
+        "iterative": ["train.mode=iterative", "train.reference_refresh=every_iteration"],
+    }, TASK_B_SLOW + ["train.iterations=8"]),
+    "tax": Table("task_b", {
+        "plain": [], "ondare": ["learner.merging=ondare", "learner.merge_reserve_rate=0.1", "learner.merge_alpha=1e-2"],
+        "onties": ["learner.merging=onties", "learner.merge_reserve_rate=0.1", "learner.merge_alpha=1e-2"],
+    }, TASK_B_SLOW + ["train.iterations=8"]),
+    "judges": Table("task_b", {
+        "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],
+        "llm-judge": ["reward.kind=llm_judge", "reward.judge.mode=direct"],
+    }, TASK_B_SLOW + ["train.iterations=6", "data.max_prompt_tokens=64"]),
+}
+
+
+def run(table: Table, row: str, seed: int, out: Path, extra: list[str]) -> dict:
+    """One launch.py run, or the finished one already in its folder."""
+    folder = out / f"{row}-s{seed}"
+    summary_file = folder / "summary.json"
+    if summary_file.is_file() and json.loads(summary_file.read_text())["stop_reason"] not in ("error", "interrupted"):
+        return json.loads(summary_file.read_text())
+    command = [sys.executable, "launch.py", "--config", f"configs/lab/{table.preset}.yaml", "--output-dir", str(folder),
+               *table.common, *table.rows[row], *extra, f"train.seed={seed}"]
+    print(f"  {row} seed {seed}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{row} seed {seed} failed:\n{done.stderr[-3000:]}")
+    return json.loads(summary_file.read_text())
+
+
+def mean_interval(values: list[float]) -> tuple[float, float]:
+    """The mean and the half-width of its 95% Student-t interval (nan with one value)."""
+    if len(values) < 2:
+        return (values[0] if values else math.nan), math.nan
+    return statistics.mean(values), T95.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def cell(values: list[float]) -> str:
+    mean, half = mean_interval(values)
+    return f"{mean:.3f}" if math.isnan(half) else f"{mean:.3f} ± {half:.3f}"
+
+
+def outcome(summary: dict) -> dict[str, float]:
+    """What a run ends with: gold (sampled, greedy), its peak, the proxy, KL, guard, learner seconds."""
+    rows = summary["iterations"]
+    last = rows[-1]
+    golds = [r["gold"] for r in rows if r.get("gold") is not None]
+    values = {"gold": last.get("gold"), "gold greedy": last.get("gold_greedy"), "gold peak": max(golds, default=None),
+              "gold start": rows[0].get("gold"), "reward": last["eval_reward"], "KL": last["kl_to_initial"],
+              "guard": last.get("guard"), "guard start": rows[0].get("guard"),
+              "learner s": summary["phase_seconds"].get("learn"), "iterations": len(rows) - 1}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def print_outcomes(name: str, results: dict[str, list[dict]]) -> None:
+    keys = [k for k in ("gold start", "gold", "gold greedy", "gold peak", "reward", "KL", "guard start", "guard",
+                        "learner s", "iterations") if any(k in o for runs in results.values() for o in runs)]
+    print(f"\n{name}: mean ± 95% interval over seeds\n")
+    print("| row | seeds | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 2) + "|")
+    for row, outcomes in results.items():
+        print(f"| {row} | {len(outcomes)} | " + " | ".join(cell([o[k] for o in outcomes if k in o]) for k in keys) + " |")
+
+
+def stopping_replay(summaries: list[dict]) -> None:
+    """Each check replayed on every run's per-iteration history (the checks are pure functions of it)."""
+    from core.config import StoppingConfig
+    from loop.stopping import Evaluated, should_stop
+
+    checks = {"plateau p1": StoppingConfig(patience=1), "plateau p2": StoppingConfig(patience=2),
+              "win rate < 0.5": StoppingConfig(min_win_rate=0.5), "win rate < 0.6": StoppingConfig(min_win_rate=0.6),
+              "KL > 20": StoppingConfig(max_kl=20), "KL > 50": StoppingConfig(max_kl=50)}
+    print("\nStopping checks on Task B: iteration where each fires (-: never) against the gold peak; "
+          "gold at that iteration / gold at the peak\n")
+    print("| seed | gold peak at | " + " | ".join(checks) + " |")
+    print("|---" * (len(checks) + 2) + "|")
+    for summary in summaries:
+        rows = summary["iterations"]
+        golds = [r["gold"] for r in rows]
+        peak = max(range(len(golds)), key=golds.__getitem__)
+        history = [Evaluated(r["iteration"], r["eval_reward"], r["kl_to_initial"], r["win_rate_vs_previous"])
+                   for r in rows]
+        fired = []
+        for cfg in checks.values():
+            at = next((i for i in range(1, len(history)) if should_stop(history[: i + 1], cfg)), None)
+            fired.append("-" if at is None else f"{at} ({golds[at]:.3f})")
+        print(f"| {summary['config']['train']['seed']} | {peak} ({golds[peak]:.3f}) | " + " | ".join(fired) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("table", choices=sorted(TABLES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--rows", nargs="+", help="only these rows of the table")
+    parser.add_argument("--seconds", type=float, default=90.0, help="the training budget of budgeted tables")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 30 s budgets, the first two rows")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "lab")
+    args = parser.parse_args()
+    table = TABLES[args.table]
+    rows = args.rows or list(table.rows)
+    seeds, seconds = args.seeds, args.seconds
+    if args.quick:
+        seeds, seconds, rows = seeds[:2], 30.0, rows[:2]
+    extra = [f"stopping.max_seconds={seconds}", "train.iterations=1000"] if table.budget else []
+    out = args.out / args.table
+    results = {row: [run(table, row, seed, out, extra) for seed in seeds] for row in rows}
+    print_outcomes(f"{args.table} ({table.preset}{f', {seconds:g} s of training each' if table.budget else ''})",
+                   {row: [outcome(s) for s in summaries] for row, summaries in results.items()})
+    if args.table == "stopping":
+        stopping_replay(results[rows[0]])
+
+
+if __name__ == "__main__":
+    main()
