@@ -311,5 +311,6 @@ class TrainingLoop:
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
+
 def _seed(run_seed: int, step: int) -> int:
     return (run_seed * 1_000_003 + step) % (2**31)
