@@ -31,7 +31,7 @@ class TinyModelConfig:
     max_positions: int = 256
     seed: int = 0
     sft_steps: int = 0  # supervised warm start on the toy task (models/tiny_sft.py): the skill the guard watches
-    sft_lr: float = 3e-3  # the warm start's AdamW learning rate (the lab's arithmetic needs 1e-3: 3e-3 never learned it)
+    sft_lr: float = 3e-3  # the warm start's AdamW learning rate (the lab uses 1e-3: at 3e-3 sums stayed under 5%)
     sft_l1: float = 0.0  # L1 penalty on the warm start's change to the weights (PAFT's sparse SFT delta)
     # what the tokenizer covers and the warm start teaches: topics (the toy: "X and Y."), and the lab's
     # arithmetic ("what is 47 + 38?" -> "85.") and writing (a varied sentence about X and Y; tasks/writing.py)

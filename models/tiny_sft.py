@@ -4,8 +4,9 @@ rewards/guard.py) and to improve (the alignment lab, tasks/):
   arithmetic  "what is 47 + 38?"      ->  "85."             (training problems only: tasks/arithmetic.py)
   writing     "write about X and Y."  ->  a varied sentence  (tasks/writing.sample_response)
 Each batch has an equal share of every skill, and each skill weighs the same in the loss (the mean of the
-skills' token-mean losses): otherwise the long, high-entropy writing answers swamp the short sums, which
-then took over 4000 steps to learn at all (measured). Runs once, when the model is built.
+skills' token-mean losses), so that the long, high-entropy sentences do not outweigh the 4-token sums. A
+design choice: at 2000 steps held-out accuracy was the same with and without it (README, the lab).
+Runs once, when the model is built.
 """
 
 from __future__ import annotations
