@@ -55,11 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.output_dir or PROJECT_ROOT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
     try:
         lock = lock_run_folder(out_dir)
-        _check_resume(cfg, out_dir)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     with lock:
+        try:
+            _check_resume(cfg, out_dir)
+        except ConfigError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         done = finished_run(cfg, out_dir)
         if done:
             print(done)

@@ -19,7 +19,6 @@ first rows only (minutes). Intervals are 95% Student-t intervals over the seeds.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ ALGORITHMS = {
     "ppo": ["algorithm.name=ppo"], "grpo": ["algorithm.name=grpo"], "rloo": ["algorithm.name=rloo"],
     "dpo": ["algorithm.name=dpo"], "kto": ["algorithm.name=kto"],
 }
+RUN_TIMEOUT_S = 3600  # one lab run takes 2-4 minutes here; a hung one fails the table instead of waiting forever
 TASK_B_SLOW = ["learner.lr=3e-4", "algorithm.beta=0.05", "train.steps_per_iteration=10"]
 
 
@@ -68,17 +68,23 @@ TABLES = {
 
 def run(table: Table, row: str, seed: int, out: Path, extra: list[str]) -> dict:
     """One launch.py run, or the finished one already in its folder."""
+    from loop.report import ReportError, read_summary
+    from loop.run_folder import UNFINISHED
+
     folder = out / f"{row}-s{seed}"
-    summary_file = folder / "summary.json"
-    if summary_file.is_file() and json.loads(summary_file.read_text())["stop_reason"] not in ("error", "interrupted"):
-        return json.loads(summary_file.read_text())
+    try:
+        summary = read_summary(folder)
+        if summary["stop_reason"] not in UNFINISHED:
+            return summary
+    except ReportError:
+        pass
     command = [sys.executable, "launch.py", "--config", f"configs/lab/{table.preset}.yaml", "--output-dir", str(folder),
                *table.common, *table.rows[row], *extra, f"train.seed={seed}"]
     print(f"  {row} seed {seed}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     if done.returncode != 0:
         raise RuntimeError(f"{row} seed {seed} failed:\n{done.stderr[-3000:]}")
-    return json.loads(summary_file.read_text())
+    return read_summary(folder)
 
 
 def mean_interval(values: list[float]) -> tuple[float, float]:

@@ -300,6 +300,9 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
     if arithmetic_used and not cfg.model.path and "arithmetic" not in cfg.model.tiny.skills:
         raise ConfigError(f"{source}: the arithmetic task needs a tokenizer that covers sums; add arithmetic to "
                           "model.tiny.skills (see configs/lab/task_a.yaml)")
+    if cfg.evaluation.gold == "exact_match" and not cfg.data.answer_field:
+        raise ConfigError(f"{source}: evaluation.gold exact_match compares with a reference answer; set "
+                          "data.answer_field to the data's answer column")
     if cfg.reward.tiny_pairs < 0:
         raise ConfigError(f"{source}: reward.tiny_pairs is a number of labelled pairs, 0 or more; got {cfg.reward.tiny_pairs}")
     if cfg.reward.kind == "exact_match" and cfg.data.source == "toy":

@@ -86,4 +86,3 @@ def evaluate(actors: Actors, prompts: list[Prompt], samples_per_prompt: int, see
     elif measures.guard is not None:
         result.guard = mean_score(measures.guard, samples)
     return result
-

@@ -6,7 +6,6 @@ killed run never leaves the next one waiting or refused."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from pathlib import Path
 from typing import IO
@@ -38,10 +37,11 @@ def lock_run_folder(out_dir: Path) -> IO:
 def finished_run(cfg: RunConfig, out_dir: Path) -> str | None:
     """A message when the folder holds a run that finished with this very config (re-running it would do
     nothing new), else None. Raising train.iterations or changing stopping.* extends a finished run."""
-    summary_file = out_dir / "summary.json"
+    from loop.report import ReportError, read_summary
+
     try:
-        summary = json.loads(summary_file.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        summary = read_summary(out_dir)
+    except ReportError:
         return None
     if summary.get("stop_reason") in UNFINISHED or summary.get("config") != cfg.to_dict():
         return None

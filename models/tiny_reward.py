@@ -63,7 +63,7 @@ def synthetic_conversation(rng: random.Random) -> Conversation:
 def gold_conversation(rng: random.Random) -> Conversation:
     """A warm-start-like answer to a writing prompt and its gold reward."""
     first, second = writing.topic_pair(rng)
-    prompt, response = f"write about {first} and {second}.", writing.sample_response(rng, first, second)
+    prompt, response = writing.writing_prompt(first, second), writing.sample_response(rng, first, second)
     return _messages(prompt, response), writing.writing_gold(prompt, response)
 
 

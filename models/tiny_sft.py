@@ -38,13 +38,13 @@ def batch_texts(skills: list[str], rng: random.Random) -> tuple[list[tuple[str, 
     for skill, count in zip(skills, counts):
         rows.append(slice(len(texts), len(texts) + count))
         if skill == "topics":
-            texts += [(f"write about {a} and {b}.", f"{a} and {b}.") for a, b in rng.sample(_TOPIC_PAIRS, count)]
+            texts += [(writing.writing_prompt(a, b), f"{a} and {b}.") for a, b in rng.sample(_TOPIC_PAIRS, count)]
         elif skill == "arithmetic":
             texts += [(arithmetic.question(a, b), f"{arithmetic.answer(a, b)}.")
                       for a, b in (rng.choice(_TRAINING_PROBLEMS) for _ in range(count))]
         else:
-            for a, b in (rng.sample(TOY_TOPICS, 2) for _ in range(count)):
-                texts.append((f"write about {a} and {b}.", writing.sample_response(rng, a, b)))
+            for a, b in (writing.topic_pair(rng) for _ in range(count)):
+                texts.append((writing.writing_prompt(a, b), writing.sample_response(rng, a, b)))
     return texts, rows
 
 

@@ -61,6 +61,10 @@ def sample_response(rng: random.Random, first: str, second: str) -> str:
     return " ".join(words) + ending
 
 
+def writing_prompt(first: str, second: str) -> str:
+    return f"write about {first} and {second}."
+
+
 def topic_pair(rng: random.Random) -> tuple[str, str]:
     first, second = rng.sample(TOY_TOPICS, 2)
     return first, second

@@ -74,6 +74,8 @@ def test_lab_configs_and_their_checks():
     assert b.reward.tiny_labels == "writing_gold" and b.evaluation.gold == "writing_gold" and b.stopping.guard == "arithmetic"
     with pytest.raises(ConfigError, match="add arithmetic to model.tiny.skills"):
         load_config(f"{LAB}/task_a.yaml", ["model.tiny.skills=[writing]"])
+    with pytest.raises(ConfigError, match="evaluation.gold exact_match compares with a reference answer"):
+        load_config(None, ["evaluation.gold=exact_match"])
     with pytest.raises(ConfigError, match="reward.tiny_pairs"):
         load_config(None, ["reward.tiny_pairs=-1"])
     with pytest.raises(ConfigError, match="model.tiny.skills\\[0\\]"):
