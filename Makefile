@@ -1,5 +1,5 @@
 # make run   : install (once) and run the default job      (ARGS="--config configs/X.yaml key=value")
-# make test  : install (once) and run the whole test suite
+# make test  : install (once), check the code with ruff (pyproject.toml's rules) and run the whole test suite
 # make test-fast : the tests that take about a minute (no end-to-end runs)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,6 +16,7 @@ run: setup
 	$(PY) launch.py $(ARGS)
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 test-fast: setup

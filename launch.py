@@ -22,6 +22,7 @@ from pathlib import Path
 
 from core.config import ConfigError, RunConfig, load_config
 from core.data import DataError
+from core.model_folder import check_model_folder
 from loop.run_folder import finished_run, lock_run_folder
 from rewards.guard import build_guard, build_metric
 from rewards.judge import load_templates
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with lock:
         try:
-            _check_resume(cfg, out_dir)
+            _check_resume(cfg, out_dir, prompts.digest())
         except ConfigError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -106,6 +107,9 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
         print(format_table(result))
         print(f"results: {out_dir}  ({summary.name}, report.md, curves.png, records/, checkpoints/, metrics.jsonl, "
               "tensorboard/)")
+        if result.stop_reason in ("error", "interrupted"):
+            print(f"to go on from the last checkpoint (or the start, before the first), run the same command with "
+                  f"--output-dir {out_dir}", file=sys.stderr)
     return 0 if result.stop_reason not in ("error", "interrupted", "non_finite_loss", "no_learning_signal") else 1
 
 
@@ -129,22 +133,18 @@ def _dry_run(cfg: RunConfig) -> int:
 
 def _model_path(cfg: RunConfig) -> str:
     if cfg.model.path:
-        if not (Path(cfg.model.path) / "config.json").is_file():
-            raise ConfigError(f"model.path {cfg.model.path} is not a Hugging Face model folder (no config.json)")
-        return cfg.model.path
+        return check_model_folder(cfg.model.path, "model.path")
     from models.tiny import build_tiny_model
 
     try:
-        return str(build_tiny_model(cfg.model.tiny))
+        return check_model_folder(str(build_tiny_model(cfg.model.tiny)), "the tiny model built from model.tiny")
     except ValueError as err:
         raise ConfigError(str(err)) from err
 
 
 def _reward_model_path(cfg: RunConfig) -> str:
     if cfg.reward.model_path:
-        if not (Path(cfg.reward.model_path) / "config.json").is_file():
-            raise ConfigError(f"reward.model_path {cfg.reward.model_path} is not a Hugging Face model folder (no config.json)")
-        return cfg.reward.model_path
+        return check_model_folder(cfg.reward.model_path, "reward.model_path")
     from models.tiny_reward import build_tiny_reward_model
 
     log.info("building the tiny reward model (once; cached under %s)", cfg.model.tiny.cache_dir)
@@ -153,8 +153,10 @@ def _reward_model_path(cfg: RunConfig) -> str:
 
 def _merge_base_path(cfg: RunConfig) -> str:
     """The model the supervised one started from, whose difference to it is the skill merging keeps."""
+    if cfg.learner.merge_sft_path:
+        check_model_folder(cfg.learner.merge_sft_path, "learner.merge_sft_path")
     if cfg.learner.merge_base_path:
-        return cfg.learner.merge_base_path
+        return check_model_folder(cfg.learner.merge_base_path, "learner.merge_base_path")
     if cfg.model.path or cfg.learner.merge_sft_path or cfg.model.tiny.sft_steps == 0:
         raise ConfigError("learner.merging: set learner.merge_base_path to the model your SFT model was trained "
                           "from (or use the tiny model with a warm start, model.tiny.sft_steps=600)")
@@ -186,21 +188,20 @@ def _check_reward_source(cfg: RunConfig) -> None:
         raise ConfigError(f"reward.kind {cfg.reward.kind}: {err}") from err
 
 
-def _check_resume(cfg: RunConfig, out_dir: Path) -> None:
-    """A run folder with a checkpoint is resumed: its config must match this one (checked before Ray starts)."""
+def _check_resume(cfg: RunConfig, out_dir: Path, data_digest: str) -> None:
+    """A run folder with a checkpoint is resumed: its config and data must match this run's (checked before Ray
+    starts)."""
     from loop.checkpoint import latest, read_state
 
     newest = latest(out_dir) if out_dir.is_dir() else None
     if newest is not None:
-        read_state(newest, cfg.to_dict())
+        read_state(newest, cfg.to_dict(), data_digest)
 
 
 def _judge_model_path(cfg: RunConfig) -> str:
     judge = cfg.reward.judge
     if judge.model_path:
-        if not (Path(judge.model_path) / "config.json").is_file():
-            raise ConfigError(f"reward.judge.model_path {judge.model_path} is not a Hugging Face model folder (no config.json)")
-        return judge.model_path
+        return check_model_folder(judge.model_path, "reward.judge.model_path")
     from models.tiny import build_tiny_model
 
     # a separate random tiny model; its context is sized for the judge's prompts and replies

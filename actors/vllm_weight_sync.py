@@ -2,7 +2,8 @@
 
 Names avoid vLLM's own worker methods (update_weights, start_weight_update, finish_weight_update).
 The model runner's reload_weights repacks weights the way the CPU backend needs; the model's own
-load_weights after start-up does not (ENVIRONMENT.md).
+load_weights after start-up does not (found on vLLM 0.32's CPU build: the engine then samples
+from stale weights).
 """
 
 from __future__ import annotations

@@ -13,13 +13,17 @@ TABLE:
 A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
 summary.json), so a table is re-runnable row by row. The seed changes the prompt order and sampling, not
 the model: every seed starts from the same warm-started lab model. --quick: 2 seeds, a short budget, the
-first rows only (minutes). Intervals are 95% Student-t intervals over the seeds.
+first rows only (minutes). Intervals are 95% Student-t intervals over the seeds. The runs of one command
+share one local Ray instance started here (each run starts its own actors in it), unless RAY_ADDRESS names
+a cluster to join.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -64,6 +68,25 @@ TABLES = {
         "llm-judge": ["reward.kind=llm_judge", "reward.judge.mode=direct"],
     }, TASK_B_SLOW + ["train.iterations=6", "data.max_prompt_tokens=64"]),
 }
+
+
+@contextlib.contextmanager
+def shared_ray():
+    """One local Ray instance for all the runs of this command (RAY_ADDRESS for their drivers); its workers
+    inherit this process's environment, so PYTHONPATH lets them find the project's packages."""
+    if os.environ.get("RAY_ADDRESS"):
+        yield
+        return
+    import ray
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    context = ray.init(include_dashboard=False)
+    os.environ["RAY_ADDRESS"] = context.address_info["gcs_address"]
+    try:
+        yield
+    finally:
+        del os.environ["RAY_ADDRESS"]
+        ray.shutdown()
 
 
 def run(table: Table, row: str, seed: int, out: Path, extra: list[str]) -> dict:
@@ -162,7 +185,8 @@ def main() -> None:
         seeds, seconds, rows = seeds[:2], 30.0, rows[:2]
     extra = [f"stopping.max_seconds={seconds}", "train.iterations=1000"] if table.budget else []
     out = args.out / args.table
-    results = {row: [run(table, row, seed, out, extra) for seed in seeds] for row in rows}
+    with shared_ray():
+        results = {row: [run(table, row, seed, out, extra) for seed in seeds] for row in rows}
     print_outcomes(f"{args.table} ({table.preset}{f', {seconds:g} s of training each' if table.budget else ''})",
                    {row: [outcome(s) for s in summaries] for row, summaries in results.items()})
     if args.table == "stopping":

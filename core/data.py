@@ -4,6 +4,8 @@ Parquet or saved `datasets` folder."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import random
 from collections import Counter
@@ -14,15 +16,9 @@ from typing import Any
 
 from core.config import DataConfig
 from core.records import Prompt
-from tasks import arithmetic
+from tasks import arithmetic, toy
 
 log = logging.getLogger(__name__)
-
-TOY_TOPICS = (
-    "cats dogs birds fish trees rivers moons suns stars clouds rain snow wind stones roads doors books songs "
-    "light night food water fire houses gardens cities oceans forests mountains apples bread"
-).split()
-
 
 class DataError(ValueError):
     """A problem with the user's prompt data; the message names the file and the field."""
@@ -37,6 +33,14 @@ class PromptSets:
     eval: list[Prompt]
     skipped: Counter = field(default_factory=Counter)  # reason -> count, over both splits
     guard: list[Prompt] = field(default_factory=list)  # a guard task's own prompts (stopping.guard arithmetic)
+
+    def digest(self) -> str:
+        """A fingerprint of every prompt and answer, in order: a resumed run must see the same data."""
+        hasher = hashlib.sha256()
+        for name, prompts in (("train", self.train), ("eval", self.eval), ("guard", self.guard)):
+            for p in prompts:
+                hasher.update(json.dumps([name, p.prompt_id, p.text, p.answer]).encode())
+        return hasher.hexdigest()[:16]
 
 
 def load_prompts(cfg: DataConfig, tokenizer, seed: int, guard: str = "none") -> PromptSets:
@@ -67,7 +71,7 @@ def load_prompts(cfg: DataConfig, tokenizer, seed: int, guard: str = "none") -> 
 
 def _toy_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
     """Prompts like 'write about cats and rain.'; the eval set uses topic pairs training never sees."""
-    pairs = [(a, b) for a in TOY_TOPICS for b in TOY_TOPICS if a != b]
+    pairs = toy.topic_pairs()
     random.Random(seed).shuffle(pairs)
     eval_pairs = pairs[: cfg.toy_eval_prompts]
     train_pairs = pairs[cfg.toy_eval_prompts : cfg.toy_eval_prompts + cfg.toy_train_prompts]
@@ -82,7 +86,7 @@ def _arithmetic_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]
 
 
 def _topic_rows(pairs: list[tuple[str, str]]) -> list[dict]:
-    return [{"prompt": f"write about {a} and {b}."} for a, b in pairs]
+    return [{"prompt": toy.prompt(a, b)} for a, b in pairs]
 
 
 def _user_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
@@ -128,7 +132,43 @@ def _read_rows(source: str, split: str) -> list[dict]:
         raise DataError(
             f"data.source {source}: unsupported file type '{path.suffix}' (use .jsonl, .parquet or a datasets folder)"
         )
-    return datasets.load_dataset(kind, data_files=str(path), split="train").to_list()
+    if kind == "json":
+        return _read_json_rows(path)
+    try:
+        return datasets.load_dataset(kind, data_files=str(path), split="train").to_list()
+    except Exception as err:  # pyarrow and datasets raise many kinds for a damaged file
+        raise DataError(f"data.source {source} could not be read as Parquet: {type(err).__name__}: {err}") from None
+
+
+def _read_json_rows(path: Path) -> list[dict]:
+    """JSON lines (one object a line) or one JSON array of objects; errors name the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line} is not UTF-8 text ({err.reason}); save the file as UTF-8") from None
+    if text.lstrip().startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}: not valid JSON at line {err.lineno}: {err.msg}") from None
+        numbered = list(enumerate(rows, start=1))
+    else:
+        numbered = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((number, json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}: line {number} is not valid JSON ({err.msg}); each line must be one "
+                                "JSON object") from None
+    for number, row in numbered:
+        if not isinstance(row, dict):
+            raise DataError(f"{path}: row {number} is {type(row).__name__}, not a JSON object with a prompt field")
+    if not numbered:
+        raise DataError(f"{path} holds no rows; give one JSON object a line, e.g. {{\"prompt\": \"...\"}}")
+    return [row for _, row in numbered]
 
 
 def _to_prompts(rows: list[dict], cfg: DataConfig, tokenizer, split: str, skipped: Counter) -> list[Prompt]:

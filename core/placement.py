@@ -183,8 +183,6 @@ def _check_roles(cfg: RunConfig) -> None:
     c = cfg.cluster
     for role in ("rollout", "learner", "reference", "oracle", "judge"):
         res = _resources(cfg, role)
-        if res.count < 1 or res.gpus < 0 or res.cpus < 0 or res.tensor_parallel < 1:
-            raise ConfigError(f"cluster.{role}: count and tensor_parallel must be at least 1, gpus and cpus at least 0")
         if role not in VLLM_ROLES and res.tensor_parallel != 1:
             raise ConfigError(f"cluster.{role}.tensor_parallel: only vLLM engines (rollout, judge) are tensor-parallel")
         if role in VLLM_ROLES and res.tensor_parallel > 1 and res.gpus != res.tensor_parallel:
@@ -195,8 +193,6 @@ def _check_roles(cfg: RunConfig) -> None:
     if c.weight_transport == "nccl" and not (c.rollout.gpus > 0 and c.learner.gpus > 0):
         raise ConfigError("cluster.weight_transport nccl needs GPUs for the rollout engines and the learner "
                           "(cluster.rollout.gpus, cluster.learner.gpus); on CPUs use ray")
-    if c.weight_bucket_mb < 1 or c.call_timeout_s <= 0:
-        raise ConfigError("cluster.weight_bucket_mb must be at least 1 and cluster.call_timeout_s positive")
 
 
 def _resources(cfg: RunConfig, role: str) -> RoleResources:

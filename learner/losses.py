@@ -1,4 +1,4 @@
-"""UNA and preference losses: pure functions of tensors. Formulas: shared/ALGORITHMS.md.
+"""UNA and preference losses: pure functions of tensors. Each docstring gives its formula and source.
 
 Every loss returns the SUM over its rows divided by `count`, the number of rows (sequences or pairs) in
 the whole optimizer step, so micro-batches with gradient accumulation add up to the large-batch loss.
@@ -61,9 +61,11 @@ def una_binary_loss(ratio: torch.Tensor, labels: torch.Tensor, beta: float, coun
 
 def dpo_loss(chosen_ratio: torch.Tensor, rejected_ratio: torch.Tensor, beta: float, count: int,
              label_smoothing: float = 0.0) -> torch.Tensor:
-    """DPO (Rafailov et al. 2023), conservative DPO when label_smoothing eps > 0 (as TRL defines it):
+    """DPO (Rafailov et al. 2023), conservative DPO when label_smoothing eps > 0:
     -(1 - eps) log sigma(beta Delta) - eps log sigma(-beta Delta), Delta = ratio(y_w) - ratio(y_l).
-    UNA with pairwise feedback is exactly this loss with eps = 0."""
+    UNA with pairwise feedback is exactly this loss with eps = 0. The eps term is TRL's "sigmoid" loss up
+    to 0.28 (and its "aot" losses since); TRL 0.29 and 1.x's "sigmoid" ignore label_smoothing (read in
+    their dpo_trainer.py), so compare with TRL at eps = 0 only."""
     logits = beta * (chosen_ratio - rejected_ratio)
     losses = -(1 - label_smoothing) * F.logsigmoid(logits) - label_smoothing * F.logsigmoid(-logits)
     return losses.sum() / count
@@ -90,7 +92,8 @@ def rdpo_loss(chosen_ratio: torch.Tensor, rejected_ratio: torch.Tensor, chosen_l
 
 def kto_reference_point(mismatched_ratio: torch.Tensor) -> torch.Tensor:
     """KTO's z_ref: max(0, detached batch mean of the log-ratio on mismatched (x, y') pairs).
-    With several learner ranks, average the mean over ranks before the max (the caller all-reduces)."""
+    Every learner rank computes it from the whole step's mismatched pairs (learner/objectives.Kto.prepare), so
+    the ranks agree without a collective."""
     return mismatched_ratio.detach().mean().clamp(min=0)
 
 

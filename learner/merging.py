@@ -1,4 +1,4 @@
-"""Merging task vectors to reduce the alignment tax (shared/ALGORITHMS.md, "Alignment tax: merging").
+"""Merging task vectors to reduce the alignment tax.
 
 A task vector is a difference of weights: tau = theta_SFT - theta_base (the supervised skill), and
 Delta = the update an optimizer step makes. All functions are pure, on one tensor at a time.

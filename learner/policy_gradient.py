@@ -1,4 +1,5 @@
-"""PPO and group-baseline pieces: pure functions of tensors. Formulas: shared/ALGORITHMS.md (PPO).
+"""PPO and group-baseline pieces: pure functions of tensors. Formulas: Schulman et al. 2017 (PPO, GAE), GRPO
+(Shao et al. 2024) and RLOO (Ahmadian et al. 2024); each docstring gives its own.
 
 Token tensors are (B, T) with a response mask of 1 on valid tokens. Token losses are summed over valid
 tokens and divided by `num_tokens`, the valid-token count of the whole optimizer step.

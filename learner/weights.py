@@ -23,7 +23,7 @@ def serialize_state_dict(state_dict: dict[str, torch.Tensor]) -> bytes:
 def serialize_buckets(state_dict: dict[str, torch.Tensor], bucket_bytes: int) -> list[bytes]:
     """The state dict as safetensors buckets of at most bucket_bytes each (a larger tensor is a bucket alone).
 
-    Ray does not carry tensors through vLLM's collective_rpc intact, but bytes survive (ENVIRONMENT.md).
+    Ray does not carry tensors through vLLM's collective_rpc intact, but bytes survive (found on vLLM 0.32).
     """
     buckets, current, size = [], {}, 0
     for name, tensor in _unique(state_dict).items():

@@ -65,7 +65,7 @@ def folder_of(out_dir: Path, iteration: int) -> Path:
 
 
 def write_checkpoint(out_dir: Path, iteration: int, save: Callable[[Path], None], state: LoopState,
-                     config: dict[str, Any], metrics_bytes: int) -> Path:
+                     config: dict[str, Any], data_digest: str, metrics_bytes: int) -> Path:
     """save(staging) writes the model files; then state.json; then one rename makes the checkpoint exist."""
     final = folder_of(out_dir, iteration)
     staging = final.parent / f".staging-{final.name}"
@@ -73,7 +73,8 @@ def write_checkpoint(out_dir: Path, iteration: int, save: Callable[[Path], None]
     (staging / "resume").mkdir(parents=True)
     save(staging)
     records = sorted(p.name for p in (out_dir / "records").glob("*.parquet"))
-    payload = {"state": state.to_dict(), "config": config, "records": records, "metrics_bytes": metrics_bytes}
+    payload = {"state": state.to_dict(), "config": config, "data_digest": data_digest, "records": records,
+               "metrics_bytes": metrics_bytes}
     (staging / "resume" / STATE_FILE).write_text(json.dumps(payload, indent=1))
     shutil.rmtree(final, ignore_errors=True)  # only after a crash between two renames of the same iteration
     os.replace(staging, final)
@@ -87,9 +88,14 @@ def latest(out_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def read_state(folder: Path, config: dict[str, Any]) -> tuple[LoopState, list[str], int]:
-    """(loop state, record files, metrics length) of a checkpoint; an error when the config changed."""
+def read_state(folder: Path, config: dict[str, Any], data_digest: str) -> tuple[LoopState, list[str], int]:
+    """(loop state, record files, metrics length) of a checkpoint; an error when the config or the data changed
+    (core/data.PromptSets.digest: prompt ids would otherwise name other prompts than before)."""
     payload = json.loads((folder / "resume" / STATE_FILE).read_text())
+    if payload.get("data_digest", data_digest) != data_digest:
+        raise ConfigError(f"{folder.parent.parent} holds a run on other prompt data than data.source "
+                          f"{config['data']['source']} has now (digest {payload['data_digest']}, now {data_digest}); "
+                          "restore the data the run started with, or use a new --output-dir")
     changed = [key for key in _differences(payload["config"], config) if not key.startswith(RESUMABLE_CHANGES)]
     if changed:
         raise ConfigError(f"{folder.parent.parent} holds a run with a different config ({', '.join(changed[:5])}); "

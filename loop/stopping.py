@@ -1,6 +1,6 @@
 """When to stop iterating: checks on the per-iteration held-out numbers, each naming what made it fire.
 
-No paper settles this (shared/ALGORITHMS.md, "When to stop iterating"); these are the reasonable checks.
+No paper settles this (the iterative-alignment surveys leave it open); these are the reasonable checks.
 """
 
 from __future__ import annotations

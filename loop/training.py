@@ -65,7 +65,7 @@ class TrainingLoop:
         self.resume_from = checkpoint.latest(out_dir)
         resumed_step = None
         if self.resume_from is not None:
-            self.state, records, metrics_bytes = checkpoint.read_state(self.resume_from, cfg.to_dict())
+            self.state, records, metrics_bytes = checkpoint.read_state(self.resume_from, cfg.to_dict(), prompts.digest())
             removed = checkpoint.discard_after(out_dir, records, metrics_bytes)
             resumed_step = self.state.step
             log.info("resuming from %s (iteration %d done; %d record files written after it discarded)",
@@ -270,7 +270,7 @@ class TrainingLoop:
             state.phase_seconds = self.timer.totals()
             save = checkpoint.actor_saver(self.actors, moving_reference)
             checkpoint.write_checkpoint(self.out_dir, iteration, save, state, self.cfg.to_dict(),
-                                        self.metrics.bytes_written())
+                                        self.prompts.digest(), self.metrics.bytes_written())
             checkpoint.prune_resume_states(self.out_dir, self.cfg.train.keep_resume_states)
 
     def _restore(self, batches: Iterator[list[Prompt]]) -> None:

@@ -18,17 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.config import TinyModelConfig
+from tasks import toy
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>"]
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}</s>{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
-WORDS = (
-    "cat dog bird fish tree river moon sun star cloud rain snow wind stone road door book song light night "
-    "day food water fire house garden city ocean forest mountain apple bread color music story dream friend "
-    "school window paper market summer winter morning evening letter"
-).split()
 FORMAT_VERSION = 1  # bump when the files this module writes change
 
 
@@ -94,8 +90,8 @@ def train_tokenizer(vocab_size: int, seed: int, skills: list[str] = ("topics",))
 
 def _corpus(seed: int, skills: list[str]) -> list[str]:
     rng = random.Random(seed)
-    lines = [f"write about {a} and {b}." for a in WORDS for b in WORDS]
-    lines += [" ".join(rng.choice(WORDS) for _ in range(8)) for _ in range(2000)]
+    lines = [toy.prompt(a, b) for a in toy.WORDS for b in toy.WORDS]
+    lines += [" ".join(rng.choice(toy.WORDS) for _ in range(8)) for _ in range(2000)]
     if "arithmetic" in skills:
         from tasks import arithmetic
 

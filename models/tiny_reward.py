@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 from core.config import TinyModelConfig
-from models.tiny import WORDS, _config_digest, build_once, train_tokenizer
+from models.tiny import _config_digest, build_once, train_tokenizer
 from rewards.letter_share import letter_share
-from tasks import writing
+from tasks import toy, writing
 
 TRAIN_STEPS = 300
 PAIRS_PER_STEP = 16
@@ -55,15 +55,15 @@ def build_tiny_reward_model(cfg: TinyModelConfig, labels: str = "letter_share", 
 
 def synthetic_conversation(rng: random.Random) -> Conversation:
     """A toy conversation and its letter-"o" share."""
-    words = rng.sample(WORDS, 2)
-    response = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8)))
-    return _messages(f"write about {words[0]} and {words[1]}.", response), letter_share(response, "o")
+    words = rng.sample(toy.WORDS, 2)
+    response = " ".join(rng.choice(toy.WORDS) for _ in range(rng.randint(2, 8)))
+    return _messages(toy.prompt(words[0], words[1]), response), letter_share(response, "o")
 
 
 def gold_conversation(rng: random.Random) -> Conversation:
     """A warm-start-like answer to a writing prompt and its gold reward."""
     first, second = writing.topic_pair(rng)
-    prompt, response = writing.writing_prompt(first, second), writing.sample_response(rng, first, second)
+    prompt, response = toy.prompt(first, second), writing.sample_response(rng, first, second)
     return _messages(prompt, response), writing.writing_gold(prompt, response)
 
 

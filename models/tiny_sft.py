@@ -15,9 +15,8 @@ import random
 
 import torch
 
-from core.data import TOY_TOPICS
 from learner.merging import soft_threshold
-from tasks import arithmetic, writing
+from tasks import arithmetic, toy, writing
 
 SFT_BATCH = 32
 
@@ -38,13 +37,13 @@ def batch_texts(skills: list[str], rng: random.Random) -> tuple[list[tuple[str, 
     for skill, count in zip(skills, counts):
         rows.append(slice(len(texts), len(texts) + count))
         if skill == "topics":
-            texts += [(writing.writing_prompt(a, b), f"{a} and {b}.") for a, b in rng.sample(_TOPIC_PAIRS, count)]
+            texts += [(toy.prompt(a, b), f"{a} and {b}.") for a, b in rng.sample(_TOPIC_PAIRS, count)]
         elif skill == "arithmetic":
             texts += [(arithmetic.question(a, b), f"{arithmetic.answer(a, b)}.")
                       for a, b in (rng.choice(_TRAINING_PROBLEMS) for _ in range(count))]
         else:
             for a, b in (writing.topic_pair(rng) for _ in range(count)):
-                texts.append((writing.writing_prompt(a, b), writing.sample_response(rng, a, b)))
+                texts.append((toy.prompt(a, b), writing.sample_response(rng, a, b)))
     return texts, rows
 
 
@@ -60,7 +59,7 @@ def _skill_balanced_loss(model, ids, mask, labels, rows_of_skill: list[slice]):
     return sum(per_skill) / len(per_skill)
 
 
-_TOPIC_PAIRS = [(a, b) for a in TOY_TOPICS for b in TOY_TOPICS if a != b]
+_TOPIC_PAIRS = toy.topic_pairs()
 _TRAINING_PROBLEMS = arithmetic.problems(held_out=False)
 
 

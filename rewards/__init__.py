@@ -28,7 +28,7 @@ def build_reward_source(cfg: RewardConfig, judge_engine=None, judge_path: str = 
             raise ValueError(f"reward.kind {cfg.kind} needs a judge engine (actors/group.py starts it)")
         return LLMJudge(judge_engine, judge_path, cfg.judge, cfg.kind)
     if cfg.kind == "function":
-        return FunctionReward(load_function(cfg.function), cfg.function, cfg.concurrency)
+        return FunctionReward(load_function(cfg.function), cfg.function, cfg.concurrency, cfg.timeout_s)
     if cfg.kind == "exact_match":
         return FunctionReward(exact_match_rule, "exact_match", cfg.concurrency)
     if cfg.kind == "regex":

@@ -3,7 +3,9 @@
 A reward function takes (prompt, response) texts, the prompt as the policy saw it (chat template
 applied), or (prompt, response, answer) with the prompt's reference answer (data.answer_field), and
 returns a float, or None to abstain. It is named in the config as `package.module:function` or
-`path/to/file.py:function`, and called concurrently from a thread pool.
+`path/to/file.py:function`, and called concurrently from a thread pool. A call that runs longer than
+reward.timeout_s stops the run with an error naming the function (a thread cannot be interrupted, and
+a reward that takes minutes per sample would stall every step).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import importlib.util
 import inspect
 import math
 import re
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from core.records import Feedback, Sample
@@ -41,19 +44,41 @@ def load_function(spec: str) -> RewardFn:
     return function
 
 
+class RewardTimeout(RuntimeError):
+    """A reward function call ran past reward.timeout_s."""
+
+
 class FunctionReward:
     """Calls fn(prompt, response) per sample. None, a non-number, NaN or an exception is an abstention,
     kept with the reason in Feedback.raw, never a made-up score."""
 
-    def __init__(self, function: RewardFn, name: str, concurrency: int = 8):
-        self.function, self.name, self.concurrency = function, name, concurrency
+    def __init__(self, function: RewardFn, name: str, concurrency: int = 8, timeout_s: float = 30.0):
+        self.function, self.name, self.concurrency, self.timeout_s = function, name, concurrency, timeout_s
         self.takes_answer = _positional_count(function) >= 3
 
     def score(self, samples: list[Sample]) -> list[Feedback]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(self._one, samples))
+        started: dict[str, float] = {}  # sample id -> when its call began
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
+            futures = {pool.submit(self._one, sample, started): sample for sample in samples}
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=min(1.0, self.timeout_s), return_when=FIRST_COMPLETED)
+                self._check_deadlines([futures[f] for f in pending], started)
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a call past its deadline is left to finish alone
 
-    def _one(self, sample: Sample) -> Feedback:
+    def _check_deadlines(self, running: list[Sample], started: dict[str, float]) -> None:
+        now = time.monotonic()
+        for sample in running:
+            began = started.get(sample.sample_id)
+            if began is not None and now - began > self.timeout_s:
+                raise RewardTimeout(f"reward function {self.name} took more than reward.timeout_s={self.timeout_s:g} s "
+                                    f"on sample {sample.sample_id}; make it faster, or raise reward.timeout_s")
+
+    def _one(self, sample: Sample, started: dict[str, float]) -> Feedback:
+        started[sample.sample_id] = time.monotonic()
         try:
             args = (sample.prompt_text, sample.response_text) + ((sample.answer,) if self.takes_answer else ())
             value = self.function(*args)

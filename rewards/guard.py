@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 
 from core.records import Feedback, Sample
-
-TOY_PROMPT = re.compile(r"write about (\w+) and (\w+)\.")
+from tasks import toy
 
 
 def topic_recall(prompt: str, response: str) -> float | None:
     """Share of the prompt's two topics named in the response (a topic counts in singular or plural)."""
-    found = TOY_PROMPT.search(prompt)
+    found = toy.PROMPT_PATTERN.search(prompt)
     if not found:
         return None  # not a toy prompt: no guard value for it
     words = set(re.findall(r"\w+", response.lower()))

@@ -55,7 +55,11 @@ def load_templates(path: str = "") -> dict[str, str]:
     if not isinstance(data, dict) or set(data) - set(TEMPLATE_FIELDS):
         raise ConfigError(f"{file}: expected a mapping with the keys {', '.join(TEMPLATE_FIELDS)}")
     for mode, text in data.items():
-        fields = {name for _, name, _, _ in string.Formatter().parse(str(text)) if name is not None}
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(str(text)) if name is not None}
+        except ValueError as err:  # a lone { or }: write {{ or }} for a literal brace
+            raise ConfigError(f"{file}: the '{mode}' template is not a valid format string ({err}); write a literal "
+                              "brace as {{ or }}") from None
         if fields != TEMPLATE_FIELDS[mode]:
             raise ConfigError(f"{file}: the '{mode}' template has placeholders {sorted(fields)}; "
                               f"it needs exactly {sorted(TEMPLATE_FIELDS[mode])}")

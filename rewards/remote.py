@@ -31,7 +31,11 @@ class RemoteReward:
     def score(self, samples: list[Sample]) -> list[Feedback]:
         payload = {"samples": [{"sample_id": s.sample_id, "prompt": s.prompt_text, "response": s.response_text}
                                for s in samples]}
-        scores = self._post(payload).get("scores")
+        answer = self._post(payload)
+        if not isinstance(answer, dict):
+            raise RemoteRewardError(f"reward endpoint {self.url} answered {type(answer).__name__} {str(answer)[:80]}; "
+                                    'expected a JSON object {"scores": [...]}')
+        scores = answer.get("scores")
         if not isinstance(scores, list) or len(scores) != len(samples):
             got = len(scores) if isinstance(scores, list) else repr(scores)
             raise RemoteRewardError(f"reward endpoint {self.url} answered {got} scores for {len(samples)} samples; "

@@ -15,8 +15,8 @@ from __future__ import annotations
 import random
 import re
 
-from core.data import TOY_TOPICS
-from rewards.guard import TOY_PROMPT, topic_recall
+from rewards.guard import topic_recall
+from tasks import toy
 
 TARGET_WORDS = 8
 DISLIKED = ("food", "moon", "door", "book", "school", "room", "good", "too")
@@ -41,7 +41,7 @@ def gold_parts(prompt: str, response: str) -> dict[str, float]:
 
 def writing_gold(prompt: str, response: str) -> float | None:
     """The hidden gold reward; None (abstain) for a prompt that is not a writing prompt."""
-    if not TOY_PROMPT.search(prompt):
+    if not toy.PROMPT_PATTERN.search(prompt):
         return None
     return sum(WEIGHTS[k] * v for k, v in gold_parts(prompt, response).items())
 
@@ -61,10 +61,6 @@ def sample_response(rng: random.Random, first: str, second: str) -> str:
     return " ".join(words) + ending
 
 
-def writing_prompt(first: str, second: str) -> str:
-    return f"write about {first} and {second}."
-
-
 def topic_pair(rng: random.Random) -> tuple[str, str]:
-    first, second = rng.sample(TOY_TOPICS, 2)
+    first, second = rng.sample(toy.TOPICS, 2)
     return first, second

@@ -58,7 +58,9 @@ def test_sigterm_ends_the_run_like_ctrl_c_with_its_summary(tmp_path, tiny_config
 
     command = [sys.executable, "launch.py", "--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
                "train.iterations=4", "train.steps_per_iteration=500", "data.toy_eval_prompts=8"]
-    run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
     metrics = tmp_path / "metrics.jsonl"
     deadline = time.time() + 600
     while time.time() < deadline and (not metrics.is_file() or metrics.read_text().count("train/") < 3):
@@ -69,3 +71,4 @@ def test_sigterm_ends_the_run_like_ctrl_c_with_its_summary(tmp_path, tiny_config
     assert summary["stop_reason"] == "interrupted" and summary["stop_detail"] == "stopped by SIGTERM"
     assert [row["iteration"] for row in summary["iterations"]] == [0]  # the evaluation before training
     assert "Stopped: **interrupted**" in (tmp_path / "report.md").read_text()
+    assert f"run the same command with --output-dir {tmp_path}" in log.read_text()  # how to go on

@@ -39,7 +39,7 @@ def _stop_cluster(temp_dir: str) -> None:
 
 @pytest.fixture
 def two_nodes():
-    # Ray 2.60's dashboard refuses job submissions without a token (ENVIRONMENT.md).
+    # Ray 2.60's dashboard refuses job submissions without a token.
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     env.pop("RAY_ADDRESS", None)
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes

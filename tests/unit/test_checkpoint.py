@@ -7,6 +7,9 @@ from loop import checkpoint
 from loop.state import IterationRow, LoopState
 
 
+DATA = "0123456789abcdef"  # a data digest (core/data.PromptSets.digest)
+
+
 def _write(out, iteration, config, metrics_bytes=0):
     state = LoopState(iteration=iteration, updates=3 * iteration, batches_drawn=3 * iteration,
                       rows=[IterationRow(0, 0.1, 0.0, 0, 0.0), IterationRow(1, 0.2, 0.5, 64, 1.5, 0.75)],
@@ -16,7 +19,7 @@ def _write(out, iteration, config, metrics_bytes=0):
         (staging / "model.safetensors").write_bytes(b"weights")
         (staging / "resume" / "optimizer.pt").write_bytes(b"adam")
 
-    return checkpoint.write_checkpoint(out, iteration, save, state, config, metrics_bytes)
+    return checkpoint.write_checkpoint(out, iteration, save, state, config, DATA, metrics_bytes)
 
 
 def test_a_checkpoint_round_trips_and_the_newest_complete_one_is_found(tmp_path):
@@ -28,7 +31,7 @@ def test_a_checkpoint_round_trips_and_the_newest_complete_one_is_found(tmp_path)
     (tmp_path / "checkpoints" / "iteration-3").mkdir()  # a folder without state: not resumable
     assert checkpoint.latest(tmp_path) == tmp_path / "checkpoints" / "iteration-2"
 
-    state, records, metrics_bytes = checkpoint.read_state(tmp_path / "checkpoints" / "iteration-1", config)
+    state, records, metrics_bytes = checkpoint.read_state(tmp_path / "checkpoints" / "iteration-1", config, DATA)
     assert (state.iteration, state.updates, state.batches_drawn, metrics_bytes) == (1, 3, 3, 7)
     assert state.rows[1] == IterationRow(1, 0.2, 0.5, 64, 1.5, 0.75)
     assert state.previous_rewards == {"eval-0": [0.5, 0.25]}
@@ -58,11 +61,19 @@ def test_a_changed_config_is_refused_except_for_iterations_and_stopping(tmp_path
     folder = _write(tmp_path, 1, config)
     longer = RunConfig()
     longer.train.iterations, longer.stopping.patience = 9, 2
-    assert checkpoint.read_state(folder, longer.to_dict())[0].iteration == 1
+    assert checkpoint.read_state(folder, longer.to_dict(), DATA)[0].iteration == 1
     changed = RunConfig()
     changed.learner.lr = 0.5
     with pytest.raises(ConfigError, match=r"different config \(learner.lr\)"):
-        checkpoint.read_state(folder, changed.to_dict())
+        checkpoint.read_state(folder, changed.to_dict(), DATA)
+
+
+def test_a_resume_on_changed_data_is_refused(tmp_path):
+    (tmp_path / "records").mkdir()
+    folder = _write(tmp_path, 1, RunConfig().to_dict())
+    with pytest.raises(ConfigError, match="holds a run on other prompt data than data.source toy has now "
+                                          r"\(digest 0123456789abcdef, now fedcba9876543210\)"):
+        checkpoint.read_state(folder, RunConfig().to_dict(), "fedcba9876543210")
 
 
 def test_only_the_newest_checkpoints_keep_their_resume_state(tmp_path):

@@ -78,14 +78,14 @@ def test_judge_keys_are_validated():
 def test_online_merging_is_refused_where_it_cannot_work():
     with pytest.raises(ConfigError, match="learner.merging works with the single-update algorithms"):
         load_config(None, ["learner.merging=onties", "algorithm.name=ppo"])
-    with pytest.raises(ConfigError, match="model.tiny.sft_l1 is an L1 penalty weight, 0 or more; got -1"):
+    with pytest.raises(ConfigError, match="'model.tiny.sft_l1' must be at least 0, got -1"):
         load_config(None, ["model.tiny.sft_l1=-1"])
-    with pytest.raises(ConfigError, match=r"merge_reserve_rate must be in \(0, 1\]"):
+    with pytest.raises(ConfigError, match=r"'learner.merge_reserve_rate' must be in \(0, 1\], got 0"):
         load_config(None, ["learner.merging=ondare", "learner.merge_reserve_rate=0"])
 
 
 @pytest.mark.parametrize("override, message", [
-    ("train.keep_resume_states=0", "train.keep_resume_states must be at least 1"),
+    ("train.keep_resume_states=0", "'train.keep_resume_states' must be at least 1, got 0"),
     ("algorithm.beta=0", "algorithm.beta must be positive for una"),
     ("rollout.samples_per_prompt=1", None),  # UNA with scores learns from one sample per prompt
 ])
@@ -101,3 +101,26 @@ def test_configs_that_can_never_learn_or_resume_are_refused(override, message):
 def test_pairwise_and_group_algorithms_need_two_samples_per_prompt(preset):
     with pytest.raises(ConfigError, match="set rollout.samples_per_prompt to 2 or more"):
         load_config(str(ROOT / "configs" / f"{preset}.yaml"), ["rollout.samples_per_prompt=1"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("learner.lr=-1e-3", "'learner.lr' must be positive, got -0.001"),
+    ("learner.lr=0", "'learner.lr' must be positive, got 0.0"),
+    ("learner.micro_batch_size=0", "'learner.micro_batch_size' must be at least 1, got 0"),
+    ("rollout.temperature=-1", "'rollout.temperature' must be at least 0, got -1.0"),
+    ("rollout.max_new_tokens=0", "'rollout.max_new_tokens' must be at least 1, got 0"),
+    ("rollout.top_p=1.5", r"'rollout.top_p' must be in \(0, 1\], got 1.5"),
+    ("algorithm.label_smoothing=0.5", r"'algorithm.label_smoothing' must be in \[0, 0.5\), got 0.5"),
+    ("learner.adam_betas=[0.9,1.0]", r"'learner.adam_betas\[1\]' must be in \[0, 1\), got 1.0"),
+    ("learner.adam_betas=[0.9]", "learner.adam_betas is AdamW's two betas"),
+    ("stopping.min_win_rate=nan", "'stopping.min_win_rate' must be in \\[0, 1\\], got nan"),
+    ("cluster.rollout.count=0", "'cluster.rollout.count' must be at least 1, got 0"),
+    ("train.steps_per_iteration=0", "'train.steps_per_iteration' must be at least 1, got 0"),
+])
+def test_numbers_outside_their_range_name_the_key_and_the_range(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_every_bound_accepts_the_defaults_and_its_edges():
+    load_config(None, ["rollout.temperature=0", "train.iterations=0", "algorithm.gamma=1", "rollout.top_p=1"])

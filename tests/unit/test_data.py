@@ -83,3 +83,42 @@ def test_answers_are_carried_and_rows_without_one_are_counted(tmp_path, tokenize
     assert dict(sets.skipped) == {"no answer in data.answer_field='answer'": 1}
     assert {(p.messages[0]["content"], p.answer) for p in sets.train + sets.eval} == {
         (f"what is {i} plus {i}?", str(2 * i)) for i in range(6)}
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "holds no rows; give one JSON object a line"),
+    (b"\n  \n", "holds no rows"),
+    (b'{"prompt": "a"}\n{"prompt": "b"\n', r"line 2 is not valid JSON \(Expecting ',' delimiter\)"),
+    (b'{"prompt": "a"}\n{"prompt": "caf\xe9"}\n', r"line 2 is not UTF-8 text .*save the file as UTF-8"),
+    (b'{"prompt": "a"}\n["b"]\n', "row 2 is list, not a JSON object"),
+    (b'[{"prompt": "a"}, {"prompt": ', "not valid JSON at line 1"),
+])
+def test_a_damaged_json_file_names_the_file_and_the_line(tmp_path, tokenizer, content, message):
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=f"{path}: .*{message}" if content.strip() else message):
+        load_prompts(DataConfig(source=str(path)), tokenizer, 0)
+
+
+def test_a_json_array_file_is_read_like_json_lines(tmp_path, tokenizer):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"prompt": f"write about {w}."} for w in ("cats", "dogs", "rain", "snow")]))
+    sets = load_prompts(DataConfig(source=str(path), eval_fraction=0.25), tokenizer, 0)
+    assert (len(sets.train), len(sets.eval)) == (3, 1)
+
+
+def test_a_damaged_parquet_file_is_a_data_error(tmp_path, tokenizer):
+    path = tmp_path / "p.parquet"
+    path.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(DataError, match="could not be read as Parquet"):
+        load_prompts(DataConfig(source=str(path)), tokenizer, 0)
+
+
+def test_the_data_digest_changes_with_any_prompt_or_answer_and_only_then(tmp_path, tokenizer):
+    rows = [{"prompt": f"write about {w}.", "answer": w} for w in ("cats", "dogs", "rain", "snow")]
+    cfg = DataConfig(source=_write_jsonl(tmp_path / "p.jsonl", rows), answer_field="answer", eval_fraction=0.25)
+    digest = load_prompts(cfg, tokenizer, 0).digest()
+    assert load_prompts(cfg, tokenizer, 0).digest() == digest
+    rows[2]["answer"] = "snowfall"
+    _write_jsonl(tmp_path / "p.jsonl", rows)
+    assert load_prompts(cfg, tokenizer, 0).digest() != digest

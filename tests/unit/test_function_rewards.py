@@ -66,3 +66,22 @@ def test_a_three_argument_function_receives_the_answer():
     samples[0].answer = "42"
     reward = FunctionReward(lambda prompt, response, answer: float(response == answer), "f")
     assert reward.score(samples)[0].value == 1.0
+
+
+def test_a_call_past_the_timeout_stops_scoring_with_an_error_naming_the_function():
+    import time
+
+    from rewards.function import RewardTimeout
+
+    def slow_on_b(prompt, response):
+        if response == "b":
+            time.sleep(3)
+        return 1.0
+
+    source = FunctionReward(slow_on_b, "my_module:slow_on_b", concurrency=2, timeout_s=0.4)
+    assert [f.value for f in source.score(_samples(["a", "a"]))] == [1.0, 1.0]  # fast calls are unaffected
+    started = time.perf_counter()
+    with pytest.raises(RewardTimeout, match=r"reward function my_module:slow_on_b took more than "
+                                            r"reward.timeout_s=0.4 s on sample s1; make it faster"):
+        source.score(_samples(["a", "b", "a"]))
+    assert time.perf_counter() - started < 2  # did not wait for the slow call to end

@@ -129,3 +129,6 @@ def test_templates_load_from_yaml_and_bad_ones_are_named(tmp_path):
         load_templates(str(bad))
     with pytest.raises(ConfigError, match="does not exist"):
         load_templates(str(tmp_path / "missing.yaml"))
+    bad.write_text("direct: 'Rate {question} {response} on a scale { 0-5'\n")
+    with pytest.raises(ConfigError, match="'direct' template is not a valid format string.*write a literal brace as"):
+        load_templates(str(bad))

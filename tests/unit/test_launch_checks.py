@@ -1,6 +1,7 @@
 """Every bad value is found before Ray starts: launch.main exits 2 with a message naming the key."""
 
 import json
+import shutil
 
 import pytest
 
@@ -24,7 +25,11 @@ def no_ray(monkeypatch):
     ("learner.zero_stage=4", "'learner.zero_stage' is 4; choose one of 0, 1, 2, 3"),
     ("reward.kind=function reward.function=no_such_module:score", "No module named 'no_such_module'"),
     ("evaluation.gold=no_such_module:gold", "evaluation.gold: No module named 'no_such_module'"),
-    ("train.keep_resume_states=0", "train.keep_resume_states must be at least 1"),
+    ("train.keep_resume_states=0", "'train.keep_resume_states' must be at least 1"),
+    ("learner.lr=-1e-3", "'learner.lr' must be positive"),
+    ("learner.micro_batch_size=0", "'learner.micro_batch_size' must be at least 1"),
+    ("rollout.temperature=-1", "'rollout.temperature' must be at least 0"),
+    ("rollout.max_new_tokens=0", "'rollout.max_new_tokens' must be at least 1"),
 ])
 def test_bad_values_exit_2_before_any_actor_starts(overrides, message, tiny_config, tmp_path, capsys):
     code = launch.main(["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
@@ -45,6 +50,17 @@ def test_a_resume_with_a_changed_config_exits_2_before_any_actor_starts(tiny_con
     assert "holds a run with a different config (learner.lr)" in capsys.readouterr().err
 
 
+def test_a_resume_on_changed_data_exits_2_before_any_actor_starts(tiny_config, tmp_path, capsys):
+    state = tmp_path / "checkpoints" / "iteration-1" / "resume" / "state.json"
+    state.parent.mkdir(parents=True)
+    cfg = launch.load_config(None, [f"model.tiny.cache_dir={tiny_config.cache_dir}"])
+    state.write_text(json.dumps({"config": cfg.to_dict(), "data_digest": "0000000000000000", "state": {},
+                                 "records": [], "metrics_bytes": 0}))
+    code = launch.main(["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}"])
+    assert code == 2
+    assert "holds a run on other prompt data than data.source toy has now" in capsys.readouterr().err
+
+
 def test_a_finished_run_says_so_and_starts_nothing(tiny_config, tmp_path, capsys):
     args = ["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}"]
     cfg = launch.load_config(None, args[2:])
@@ -52,3 +68,30 @@ def test_a_finished_run_says_so_and_starts_nothing(tiny_config, tmp_path, capsys
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     assert launch.main(args) == 0
     assert "has already finished (plateau" in capsys.readouterr().out
+
+
+def _damaged_copy(model_path: str, folder) -> str:
+    shutil.copytree(model_path, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    return str(folder)
+
+
+@pytest.mark.parametrize("bad_input", ["truncated weights", "lone brace in a judge template", "empty JSONL",
+                                       "JSONL with a broken line"])
+def test_bad_files_exit_2_before_any_actor_starts(bad_input, tiny_config, tiny_model_path, tmp_path, capsys):
+    args = ["--output-dir", str(tmp_path / "run"), f"model.tiny.cache_dir={tiny_config.cache_dir}"]
+    if bad_input == "truncated weights":
+        args.append(f"model.path={_damaged_copy(tiny_model_path, tmp_path / 'model')}")
+        message = "model.safetensors is damaged or incomplete"
+    elif bad_input == "lone brace in a judge template":
+        (tmp_path / "judge.yaml").write_text("direct: 'Rate {question} {response} from { 0 to 5'\n")
+        args += ["reward.kind=self_judge", f"reward.judge.templates={tmp_path / 'judge.yaml'}"]
+        message = "'direct' template is not a valid format string"
+    else:
+        (tmp_path / "p.jsonl").write_text("" if bad_input == "empty JSONL" else '{"prompt": "a"}\n{"prompt": \n')
+        args.append(f"data.source={tmp_path / 'p.jsonl'}")
+        message = "holds no rows" if bad_input == "empty JSONL" else "line 2 is not valid JSON"
+    assert launch.main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # found before the run folder was even made

@@ -71,14 +71,16 @@ def test_every_objective_lowers_its_loss_on_a_fixed_batch(tiny_model_path, batch
     mismatched = mismatched_samples(samples)
     batch = LearnerBatch(samples, reference, values, pairs, mismatched, learner.sequence_logprobs(mismatched))
     losses = [learner.train_step(batch)["loss"] for _ in range(6)]
-    if algorithm.name in ("grpo", "rloo", "ppo"):
-        # the policy-gradient surrogate is not a loss to drive down: check it raised the good samples' log-prob
-        after = learner.sequence_logprobs(samples)
-        moved = [sum(a) - sum(r) for a, r in zip(after, reference)]
-        best, worst = max(range(8), key=lambda i: values[i]), min(range(8), key=lambda i: values[i])
-        assert moved[best] > moved[worst]
-    else:
+    if algorithm.name not in ("grpo", "rloo", "ppo"):  # a policy-gradient surrogate is not a loss to drive down
         assert losses[-1] < losses[0], losses
+    # the direction, which a falling loss alone does not show (it falls with chosen and rejected swapped too):
+    # the best-rewarded sample's log-prob rose against the worst's, and every pair's chosen against its rejected
+    after = learner.sequence_logprobs(samples)
+    moved = [sum(a) - sum(r) for a, r in zip(after, reference)]
+    best, worst = max(range(8), key=lambda i: rewards[i]), min(range(8), key=lambda i: rewards[i])
+    assert moved[best] > moved[worst], moved
+    for chosen, rejected in pairs:
+        assert rewards[chosen] > rewards[rejected] and moved[chosen] > moved[rejected], (chosen, rejected, moved)
 
 
 def test_bad_inputs_name_the_sample(tiny_model_path, batch_parts):

@@ -77,3 +77,13 @@ def test_a_down_endpoint_and_a_wrong_answer_are_errors_naming_it():
         RemoteReward(url, timeout_s=1, retries=0).score(_samples(["a"]))
     with pytest.raises(ValueError, match="http:// or https://"):
         RemoteReward("ftp://x", 1, 0)
+
+
+def test_an_answer_that_is_not_a_json_object_is_an_error_naming_the_endpoint():
+    server, _, url = _serve(lambda req: (200, [1.0] * len(req["samples"])))
+    try:
+        with pytest.raises(RemoteRewardError, match=f"reward endpoint {url} answered list .*expected a JSON object"):
+            RemoteReward(url, timeout_s=5, retries=0).score(_samples(["a", "b"]))
+    finally:
+        server.shutdown()
+        server.server_close()
