@@ -23,6 +23,7 @@ from pathlib import Path
 from core.config import ConfigError, RunConfig, load_config
 from core.data import DataError
 from core.model_folder import check_model_folder
+from core.placement import build_plan
 from loop.run_folder import finished_run, lock_run_folder
 from rewards.guard import build_guard, build_metric
 from rewards.judge import load_templates
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             load_templates(cfg.reward.judge.templates)  # a bad template file fails before any actor starts
         _check_guard(cfg)
         _check_reward_source(cfg)
+        build_plan(cfg)  # the placement's own rules (the cluster it must fit is known once Ray is joined)
         if cfg.learner.merging != "none":
             cfg.learner.merge_base_path = _merge_base_path(cfg)
         model_path = _model_path(cfg)
@@ -78,6 +80,7 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
 
     from actors.group import peak_memory, start_actors
     from loop.report import write_report
+    from loop.state import FAILED, UNFINISHED
     from loop.summary import format_table, write_summary
     from loop.training import TrainingLoop
 
@@ -107,10 +110,10 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
         print(format_table(result))
         print(f"results: {out_dir}  ({summary.name}, report.md, curves.png, records/, checkpoints/, metrics.jsonl, "
               "tensorboard/)")
-        if result.stop_reason in ("error", "interrupted"):
+        if result.stop_reason in UNFINISHED:
             print(f"to go on from the last checkpoint (or the start, before the first), run the same command with "
                   f"--output-dir {out_dir}", file=sys.stderr)
-    return 0 if result.stop_reason not in ("error", "interrupted", "non_finite_loss", "no_learning_signal") else 1
+    return 1 if result.stop_reason in FAILED else 0
 
 
 def _interrupt_on_sigterm(signum, frame) -> None:
@@ -120,7 +123,7 @@ def _interrupt_on_sigterm(signum, frame) -> None:
 
 def _dry_run(cfg: RunConfig) -> int:
     """Print the placement plan and check it fits the declared cluster; no model is built, no actor started."""
-    from core.placement import build_plan, check_fits, declared_nodes, describe
+    from core.placement import check_fits, declared_nodes, describe
 
     plan = build_plan(cfg)
     c = cfg.cluster

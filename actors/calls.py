@@ -1,10 +1,16 @@
-"""Waiting on remote calls with a deadline, so that a hung or dead actor becomes an error that names it."""
+"""Waiting on remote calls with a deadline, so that a hung or dead actor becomes an error that names it,
+and a long wait is never silent: every PATIENCE_S the driver says what it is still waiting for."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import ray
+
+log = logging.getLogger(__name__)
+PATIENCE_S = 60.0
 
 
 class ActorCallError(RuntimeError):
@@ -14,11 +20,20 @@ class ActorCallError(RuntimeError):
 def wait(refs: dict[str, ray.ObjectRef], timeout_s: float) -> dict[str, Any]:
     """The results of calls named by their actor ("rollout engine 1: generate"), all within timeout_s."""
     names = {ref: name for name, ref in refs.items()}
-    ready, pending = ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout_s)
-    if pending:
-        late = ", ".join(names[ref] for ref in pending)
-        raise ActorCallError(f"{late} did not answer within {timeout_s:g} s (cluster.call_timeout_s): the actor "
-                             "hangs or its node is overloaded; its log is under the Ray session's logs/ folder")
+    pending = list(refs.values())
+    started = time.monotonic()
+    deadline, next_note = started + timeout_s, started + PATIENCE_S
+    while pending:
+        now = time.monotonic()
+        if now >= deadline:
+            late = ", ".join(names[ref] for ref in pending)
+            raise ActorCallError(f"{late} did not answer within {timeout_s:g} s (cluster.call_timeout_s): the actor "
+                                 "hangs or its node is overloaded; its log is under the Ray session's logs/ folder")
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=min(deadline, next_note) - now)
+        if pending and time.monotonic() >= next_note:
+            log.info("still waiting for %s: %.0f s so far (the limit is cluster.call_timeout_s=%g)",
+                     ", ".join(names[ref] for ref in pending), time.monotonic() - started, timeout_s)
+            next_note += PATIENCE_S
     results = {}
     for name, ref in refs.items():
         try:

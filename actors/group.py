@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 import ray
+from ray.actor import ActorHandle
 
 from actors.calls import ActorCallError, wait
 from actors.learner_group import LearnerGroup
@@ -22,13 +23,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Actors:
+    """The run's actors, each typed by the class it hosts (ActorHandle[T]: its methods are T's, called remotely)."""
+
     rollout: RolloutPool
-    reference: ray.actor.ActorHandle
-    initial: ray.actor.ActorHandle  # scores KL to the initial policy; the reference itself when it never moves
-    oracle: ray.actor.ActorHandle
+    reference: ActorHandle[ReferenceScorer]
+    initial: ActorHandle[ReferenceScorer]  # scores KL to the initial policy; the reference itself when it never moves
+    oracle: ActorHandle[Oracle]
     learner: LearnerGroup
     timeout_s: float
-    judge: ray.actor.ActorHandle | None = None  # reward.kind llm_judge: the judge model's own vLLM engine
+    judge: ActorHandle[RolloutEngine] | None = None  # reward.kind llm_judge: the judge model's own vLLM engine
     transport: str = "ray"  # cluster.weight_transport
     placement: dict[str, str] = field(default_factory=dict)  # actor name -> Ray node id
 

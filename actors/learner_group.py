@@ -11,10 +11,9 @@ from typing import Any
 import ray
 
 from actors.calls import wait, wait_one
+from core.records import UpdateStats
 from learner.engine import PolicyLearner, free_port
 from learner.objectives import LearnerBatch
-
-SUMMED = ("loss", "policy_loss", "value_loss", "nonfinite_microbatches")  # each rank reports its share
 
 
 class LearnerRank(PolicyLearner):
@@ -47,13 +46,9 @@ class LearnerGroup:
                                            timeout_s=self.timeout_s, bucket_mb=bucket_mb)
                             for i, r in enumerate(self.ranks)])
 
-    def train_step(self, batch: LearnerBatch) -> dict[str, float]:
+    def train_step(self, batch: LearnerBatch) -> UpdateStats:
         batch_ref = ray.put(batch)  # one copy in the object store, read by every rank
-        per_rank = self._all("train_step", [r.train_step.remote(batch_ref) for r in self.ranks])
-        combined = {key: sum(s[key] for s in per_rank) / (1 if key in SUMMED else len(per_rank))
-                    for key in per_rank[0]}
-        combined["grad_norm"] = per_rank[0]["grad_norm"]  # the global norm, the same on every rank
-        return combined
+        return UpdateStats.over_ranks(self._all("train_step", [r.train_step.remote(batch_ref) for r in self.ranks]))
 
     def export_weights(self) -> ray.ObjectRef:
         """Rank 0's weight buckets as one object reference that every receiver fetches."""

@@ -89,25 +89,31 @@ def shared_ray():
         ray.shutdown()
 
 
-def run(table: Table, row: str, seed: int, out: Path, extra: list[str]) -> dict:
-    """One launch.py run, or the finished one already in its folder."""
+def finished(folder: Path) -> dict | None:
+    """The summary of a finished run in its folder, or None."""
     from loop.report import ReportError, read_summary
-    from loop.run_folder import UNFINISHED
+    from loop.state import UNFINISHED
 
-    folder = out / f"{row}-s{seed}"
     try:
         summary = read_summary(folder)
-        if summary["stop_reason"] not in UNFINISHED:
-            return summary
     except ReportError:
-        pass
+        return None
+    return summary if summary["stop_reason"] not in UNFINISHED else None
+
+
+def run(table: Table, row: str, seed: int, out: Path, extra: list[str]) -> dict:
+    """One launch.py run, or the finished one already in its folder."""
+    folder = out / f"{row}-s{seed}"
+    summary = finished(folder)
+    if summary is not None:
+        return summary
     command = [sys.executable, "launch.py", "--config", f"configs/lab/{table.preset}.yaml", "--output-dir", str(folder),
                *table.common, *table.rows[row], *extra, f"train.seed={seed}"]
     print(f"  {row} seed {seed}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     if done.returncode != 0:
         raise RuntimeError(f"{row} seed {seed} failed:\n{done.stderr[-3000:]}")
-    return read_summary(folder)
+    return finished(folder)
 
 
 def mean_interval(values: list[float]) -> tuple[float, float]:
@@ -185,7 +191,8 @@ def main() -> None:
         seeds, seconds, rows = seeds[:2], 30.0, rows[:2]
     extra = [f"stopping.max_seconds={seconds}", "train.iterations=1000"] if table.budget else []
     out = args.out / args.table
-    with shared_ray():
+    to_run = [(row, seed) for row in rows for seed in seeds if finished(out / f"{row}-s{seed}") is None]
+    with shared_ray() if to_run else contextlib.nullcontext():  # a table of finished runs starts nothing
         results = {row: [run(table, row, seed, out, extra) for seed in seeds] for row in rows}
     print_outcomes(f"{args.table} ({table.preset}{f', {seconds:g} s of training each' if table.budget else ''})",
                    {row: [outcome(s) for s in summaries] for row, summaries in results.items()})

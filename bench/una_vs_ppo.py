@@ -42,6 +42,8 @@ def worker(algorithm: str, model_path: str, steps: int) -> dict:
     import torch
 
     from core.config import AlgorithmConfig, LearnerConfig
+    from core.records import Signal
+    from learner.algorithms.ppo import PPOTrainer
     from learner.engine import PolicyLearner
     from learner.objectives import LearnerBatch
 
@@ -50,13 +52,13 @@ def worker(algorithm: str, model_path: str, steps: int) -> dict:
                             64, seed=0)
     samples, rewards = _samples(learner.engine.module.config.vocab_size)
     reference = learner.sequence_logprobs(samples)
-    batch = LearnerBatch(samples, reference, rewards)
+    batch = LearnerBatch(samples, reference, Signal("scores", scores=rewards))
     learner.train_step(batch)  # warm-up
     start = time.perf_counter()
     for _ in range(steps):
         learner.train_step(batch)
     seconds = (time.perf_counter() - start) / steps
-    copies = 2 if learner.ppo is not None else 1  # trained models in the learner: policy (+ critic)
+    copies = 2 if isinstance(learner.updater, PPOTrainer) else 1  # trained models in the learner: policy (+ critic)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"algorithm": algorithm, "seconds_per_step": seconds, "peak_rss_mb": peak_mb,
             "trained_models": copies, "models_in_system": copies + 1}  # + the reference scorer's copy

@@ -116,7 +116,8 @@ class RewardConfig:
 
 @dataclass
 class AlgorithmConfig:
-    name: Literal["una", "ppo", "dpo", "ipo", "simpo", "rdpo", "kto", "grpo", "rloo"] = "una"
+    # una, ppo, dpo, ipo, simpo, rdpo, kto, grpo, rloo: the registered algorithms (learner/algorithms/)
+    name: str = "una"
     feedback: Literal["score", "binary", "pairwise"] = "score"  # UNA's feedback type, built from the oracle's scores
     # The log-ratio is a sum over response tokens; on the tiny model it reaches ~100 nats, so beta must be
     # small enough that sigmoid(beta * ratio) does not saturate (beta 0.1 stalled at ratio ~80 here).
@@ -138,11 +139,6 @@ class AlgorithmConfig:
     value_clip_eps: Annotated[float, POSITIVE] = 0.2
     gamma: Annotated[float, SHARE] = 1.0
     lam: Annotated[float, SHARE] = 0.95
-
-    @property
-    def pairwise(self) -> bool:
-        """The DPO family, and UNA with pairwise feedback, learn from (chosen, rejected) pairs."""
-        return self.name in ("dpo", "ipo", "simpo", "rdpo") or (self.name == "una" and self.feedback == "pairwise")
 
 
 @dataclass
@@ -292,12 +288,9 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
     if cfg.reward.kind == "exact_match" and not cfg.data.answer_field:
         raise ConfigError(f"{source}: reward.kind exact_match compares with a reference answer; set data.answer_field "
                           "to the data's answer column")
-    if cfg.learner.merging != "none" and cfg.algorithm.name == "ppo":
-        raise ConfigError(f"{source}: learner.merging works with the single-update algorithms (not ppo, whose "
-                          "epochs make several optimizer steps per batch)")
     if len(cfg.learner.adam_betas) != 2:
         raise ConfigError(f"{source}: learner.adam_betas is AdamW's two betas, e.g. [0.9, 0.999]; got {cfg.learner.adam_betas}")
-    _check_can_learn(cfg, source)
+    _check_algorithm(cfg, source)
     arithmetic_used = cfg.data.source == "arithmetic" or cfg.stopping.guard == "arithmetic"
     if arithmetic_used and not cfg.model.path and "arithmetic" not in cfg.model.tiny.skills:
         raise ConfigError(f"{source}: the arithmetic task needs a tokenizer that covers sums; add arithmetic to "
@@ -310,12 +303,22 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
                           "(set data.source to a .jsonl/.parquet file or datasets folder)")
 
 
-def _check_can_learn(cfg: RunConfig, source: str) -> None:
-    """Settings under which no update can ever change the policy: refused, not run to a silent exit 0."""
+def _check_algorithm(cfg: RunConfig, source: str) -> None:
+    """What the algorithm's registry entry needs of the config; settings under which no update can ever change
+    the policy are refused, not run to a silent exit 0."""
+    from learner.algorithms import lookup
+
     algorithm = cfg.algorithm
-    if algorithm.beta <= 0 and algorithm.name not in ("ppo", "grpo", "rloo"):
+    try:
+        entry = lookup(algorithm)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    if cfg.learner.merging != "none" and not entry.single_update:
+        raise ConfigError(f"{source}: learner.merging works with the single-update algorithms (not {algorithm.name}, "
+                          "which makes several optimizer steps per batch)")
+    if algorithm.beta <= 0 and entry.uses_beta:
         raise ConfigError(f"{source}: algorithm.beta must be positive for {algorithm.name} (its loss is a function of "
                           f"beta x the log-ratio; 0 gives no gradient); got {algorithm.beta}")
-    if cfg.rollout.samples_per_prompt < 2 and (algorithm.pairwise or algorithm.name in ("grpo", "rloo")):
+    if cfg.rollout.samples_per_prompt < 2 and entry.compares_samples:
         raise ConfigError(f"{source}: {algorithm.name} compares the samples of a prompt; set rollout.samples_per_prompt "
                           f"to 2 or more (got {cfg.rollout.samples_per_prompt})")

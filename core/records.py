@@ -43,3 +43,53 @@ class Feedback:
     value: float | None
     source: str
     raw: str = ""  # the judge's raw reply, or a note on why it abstained
+
+
+@dataclass
+class Signal:
+    """What an algorithm learns from in one step, by name (rewards/signals.py makes it; the algorithm's
+    registry entry says which function). Per-sample lists are in the step's sample order, or empty when unused."""
+
+    learns_from: Literal["scores", "labels", "advantages", "pairs"]  # the field the algorithm's objective reads
+    scores: list[float] = field(default_factory=list)  # score targets in [0, 1] (UNA score, PPO's reward)
+    labels: list[float] = field(default_factory=list)  # 1.0 desirable, 0.0 undesirable (UNA binary, KTO)
+    advantages: list[float] = field(default_factory=list)  # group-relative advantages (GRPO, RLOO)
+    pairs: list[tuple[int, int]] = field(default_factory=list)  # (chosen, rejected) sample indices (DPO family)
+    ties_dropped: int = 0  # prompts whose samples all tied: no pair
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to learn from (every prompt's samples tied, for pairs)."""
+        return not getattr(self, self.learns_from)
+
+    def per_sample(self) -> list[float]:
+        """The records' target column: the per-sample values learned from (for pairs, the score targets)."""
+        return self.scores if self.learns_from == "pairs" else getattr(self, self.learns_from)
+
+
+@dataclass
+class UpdateStats:
+    """What the learner reports for one batch's updates (learner/one_update.py, PPO's plan)."""
+
+    loss: float
+    grad_norm: float
+    nonfinite_microbatches: int  # micro-batches whose loss was not finite: their gradients were zeroed
+    details: dict[str, float] = field(default_factory=dict)  # the objective's own statistics (a mean per rank)
+    shares: dict[str, float] = field(default_factory=dict)  # statistics each rank holds a share of (summed)
+
+    def metrics(self) -> dict[str, float]:
+        return {"loss": self.loss, "grad_norm": self.grad_norm,
+                "nonfinite_microbatches": float(self.nonfinite_microbatches), **self.details, **self.shares}
+
+    @staticmethod
+    def over_ranks(per_rank: list[UpdateStats]) -> UpdateStats:
+        """The learner group's statistics: losses and shares summed over ranks (each rank's is divided by the
+        whole step's count), details averaged, and the global gradient norm (the same on every rank)."""
+        first = per_rank[0]
+        return UpdateStats(
+            loss=sum(s.loss for s in per_rank),
+            grad_norm=first.grad_norm,
+            nonfinite_microbatches=sum(s.nonfinite_microbatches for s in per_rank),
+            details={k: sum(s.details[k] for s in per_rank) / len(per_rank) for k in first.details},
+            shares={k: sum(s.shares[k] for s in per_rank) for k in first.shares},
+        )

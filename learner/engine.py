@@ -5,18 +5,17 @@ from __future__ import annotations
 import math
 import os
 import socket
-from collections import defaultdict
 from datetime import timedelta
 
 import torch
 
 from core.config import AlgorithmConfig, LearnerConfig
 from core.memory import ReportsMemory
-from core.records import Sample
-from learner.critic import build_critic_engine
-from learner.logprobs import response_logprobs, token_logprobs
-from learner.objectives import LearnerBatch, build_objective, make_micro_batch, zero_loss
-from learner.ppo import PPOTrainer
+from core.records import Sample, UpdateStats
+from learner.algorithms import lookup
+from learner.logprobs import response_logprobs
+from learner.objectives import LearnerBatch
+from learner.one_update import OneUpdate
 from learner.weights import serialize_buckets
 
 
@@ -25,6 +24,9 @@ def init_process_group(rank: int = 0, world_size: int = 1, master: str = "", tim
     for a single rank. master: rank 0's "address:port" (one rank: this machine, a free port)."""
     import deepspeed
 
+    from learner import cpu_comm
+
+    cpu_comm.prepare(world_size)
     if world_size > 1:
         os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = master.rsplit(":", 1)
         os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK="0")
@@ -58,16 +60,14 @@ class PolicyLearner(ReportsMemory):
         from transformers import AutoModelForCausalLM
 
         torch.manual_seed(seed)
-        self.model_path = model_path
+        self.model_path, self.seed = model_path, seed
+        entry = lookup(algorithm)
         self.rank, self.world_size, self.bucket_bytes = rank, world_size, bucket_mb * 2**20
         init_process_group(rank, world_size, master, timeout_s)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
         self.pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
-        # one optimizer step takes the whole batch, or one of PPO's minibatches
-        per_step = max_sequences_per_step
-        if algorithm.name == "ppo":
-            per_step = math.ceil(max_sequences_per_step / algorithm.ppo_minibatches)
-        per_step = math.ceil(per_step / world_size)  # this rank's share
+        # one optimizer step takes the whole batch, or a part of it (PPO's minibatches); this rank its share
+        per_step = math.ceil(entry.update_size(algorithm, max_sequences_per_step) / world_size)
         self.micro_batch_size = min(learner.micro_batch_size, per_step)
         self.accumulation_steps = math.ceil(per_step / self.micro_batch_size)
         optimizer = torch.optim.AdamW(
@@ -89,52 +89,15 @@ class PolicyLearner(ReportsMemory):
 
             self.merging = OnlineMerging(self.engine.module, learner.merge_base_path, learner.merge_sft_path or model_path,
                                          learner.merging, learner.merge_reserve_rate, learner.merge_alpha, seed)
-        self.objective, self.ppo = None, None
-        if algorithm.name == "ppo":
-            critic = build_critic_engine(model_path, learner.critic_lr, self.micro_batch_size, self.accumulation_steps,
-                                         learner.grad_clip, learner.zero_stage)
-            self.ppo = PPOTrainer(algorithm, self.engine, critic, self.micro_batch_size, self.accumulation_steps,
-                                  self.pad_token_id, seed, rank, world_size)
-        else:
-            self.objective = build_objective(algorithm)
+        # the algorithm's optimizer-step plan: its own (PPO), or one update with its objective
+        self.updater = (entry.updater(algorithm, learner, self) if entry.updater is not None
+                        else OneUpdate(entry.objective(algorithm), self))
 
-    def train_step(self, batch: LearnerBatch) -> dict[str, float]:
-        """One optimizer step over the whole batch, in exactly `gradient_accumulation_steps` micro-batches."""
+    def train_step(self, batch: LearnerBatch) -> UpdateStats:
+        """The algorithm's updates for one batch (one optimizer step for most)."""
         _check_inputs(batch)
         self.engine.train()
-        if self.ppo is not None:
-            return self.ppo.train_step(batch)
-        if hasattr(self.objective, "prepare"):
-            self.objective.prepare(batch, self.sequence_logprobs)
-            self.engine.train()
-        count = self.objective.normaliser(batch)
-        my_units = self.objective.units(batch)[self.rank :: self.world_size]
-        chunks = split_units(my_units, self.micro_batch_size, self.accumulation_steps)
-        before_step = self.merging.snapshot() if self.merging else None
-        losses, nonfinite, stats = [], 0, defaultdict(list)
-        for chunk in chunks:
-            if chunk:
-                micro = make_micro_batch(batch, chunk, self.pad_token_id).to(self.engine.device)
-                loss, part_stats = self.objective.loss(token_logprobs(self.engine, micro.tokens), micro, count)
-                for key, value in part_stats.items():
-                    stats[key].append(value)
-            if not chunk or not torch.isfinite(loss):
-                # An empty chunk keeps DeepSpeed's accumulation count fixed. A non-finite loss comes only from
-                # the weights (inputs were checked): back-propagate zeros so the optimizer state stays finite.
-                nonfinite += bool(chunk)
-                loss = zero_loss(self.engine)
-            # the loss is already divided by the whole step's count; DeepSpeed averages the ranks' gradients
-            self.engine.backward(loss * self.world_size, scale_wrt_gas=False)
-            self.engine.step()
-            losses.append(loss.item())
-        if self.merging:  # the optimizer stepped at the last micro-batch; merge its update with tau
-            self.merging.merge_step(before_step)
-        return {
-            "loss": sum(losses),
-            "nonfinite_microbatches": float(nonfinite),
-            "grad_norm": float(self.engine.get_global_grad_norm() or 0.0),
-            **{key: sum(values) / len(values) for key, values in stats.items()},
-        }
+        return self.updater.train_step(batch)
 
     def sequence_logprobs(self, samples: list[Sample]) -> list[list[float]]:
         """The current policy's log-probs of each sample's response tokens."""
@@ -166,20 +129,16 @@ class PolicyLearner(ReportsMemory):
         AutoTokenizer.from_pretrained(self.model_path).save_pretrained(folder)
 
     def save_state(self, folder: str) -> None:
-        """Everything needed to continue training exactly: DeepSpeed's weights and optimizer state (and the
-        critic's, for PPO) and the random states."""
-        rng = {"torch": torch.get_rng_state(), "ppo": self.ppo.generator.get_state() if self.ppo else None}
-        self.engine.save_checkpoint(folder, tag="policy", client_state={"rng": rng})
-        if self.ppo is not None:
-            self.ppo.critic.save_checkpoint(folder, tag="critic")
+        """Everything needed to continue training exactly: DeepSpeed's weights and optimizer state, the random
+        states, and what the algorithm's plan holds (PPO: its critic)."""
+        plan = self.updater.save(folder)
+        self.engine.save_checkpoint(folder, tag="policy", client_state={"rng": torch.get_rng_state(), "plan": plan})
 
     def load_state(self, folder: str) -> None:
         _, client_state = self.engine.load_checkpoint(folder, tag="policy", load_optimizer_states=True,
                                                       load_lr_scheduler_states=True)
-        torch.set_rng_state(client_state["rng"]["torch"])
-        if self.ppo is not None:
-            self.ppo.critic.load_checkpoint(folder, tag="critic", load_optimizer_states=True)
-            self.ppo.generator.set_state(client_state["rng"]["ppo"])
+        torch.set_rng_state(client_state["rng"])
+        self.updater.load(folder, client_state["plan"])
 
     def _full_state_dict(self) -> dict[str, torch.Tensor]:
         module = self.engine.module
@@ -191,32 +150,24 @@ class PolicyLearner(ReportsMemory):
         return {k: v.detach() for k, v in module.state_dict().items()}
 
 
-def split_units(units: list[list[int]], micro_batch_size: int, chunks: int) -> list[list[list[int]]]:
-    """Pack units (a sample, or a pair that must stay together) into exactly `chunks` micro-batches of at
-    most micro_batch_size sequences each (a unit larger than that gets a micro-batch of its own)."""
-    packed: list[list[list[int]]] = [[]]
-    size = 0
-    for unit in units:
-        if packed[-1] and size + len(unit) > micro_batch_size:
-            packed.append([])
-            size = 0
-        packed[-1].append(unit)
-        size += len(unit)
-    if len(packed) > chunks:
-        raise ValueError(f"{sum(map(len, units))} sequences do not fit {chunks} micro-batches of {micro_batch_size}")
-    return packed + [[] for _ in range(chunks - len(packed))]
-
-
 def _check_inputs(batch: LearnerBatch) -> None:
-    if not (len(batch.samples) == len(batch.reference_logprobs) == len(batch.values)):
-        raise ValueError(f"train_step got {len(batch.samples)} samples, {len(batch.reference_logprobs)} reference rows, "
-                         f"{len(batch.values)} values; they must match one to one")
-    for sample, ref, value in zip(batch.samples, batch.reference_logprobs, batch.values):
+    signal, count = batch.signal, len(batch.samples)
+    per_sample = {"reference rows": batch.reference_logprobs, "scores": signal.scores, "labels": signal.labels,
+                  "advantages": signal.advantages}
+    wrong = {name: len(values) for name, values in per_sample.items() if values and len(values) != count}
+    if wrong or len(batch.reference_logprobs) != count:
+        raise ValueError(f"train_step got {count} samples and {wrong or per_sample['reference rows']}; every "
+                         "per-sample field must match the samples one to one")
+    if any(not (0 <= c < count and 0 <= r < count) for c, r in signal.pairs):
+        raise ValueError(f"train_step got a pair index outside the {count} samples: {signal.pairs}")
+    for i, (sample, ref) in enumerate(zip(batch.samples, batch.reference_logprobs)):
         if len(ref) != len(sample.response_token_ids):
             raise ValueError(f"sample {sample.sample_id}: {len(ref)} reference log-probs for "
                              f"{len(sample.response_token_ids)} response tokens")
-        if not math.isfinite(value) or not all(math.isfinite(v) for v in ref):
-            raise ValueError(f"sample {sample.sample_id}: non-finite learning target {value} or reference log-prob")
+        values = [values[i] for values in (signal.scores, signal.labels, signal.advantages) if values]
+        if not all(math.isfinite(v) for v in values + ref):
+            bad = next(v for v in values + ref if not math.isfinite(v))
+            raise ValueError(f"sample {sample.sample_id}: non-finite learning target {bad} or reference log-prob")
 
 
 def free_port() -> int:

@@ -92,7 +92,7 @@ def rdpo_loss(chosen_ratio: torch.Tensor, rejected_ratio: torch.Tensor, chosen_l
 
 def kto_reference_point(mismatched_ratio: torch.Tensor) -> torch.Tensor:
     """KTO's z_ref: max(0, detached batch mean of the log-ratio on mismatched (x, y') pairs).
-    Every learner rank computes it from the whole step's mismatched pairs (learner/objectives.Kto.prepare), so
+    Every learner rank computes it from the whole step's mismatched pairs (learner/algorithms/kto.Kto.prepare), so
     the ranks agree without a collective."""
     return mismatched_ratio.detach().mean().clamp(min=0)
 

@@ -1,42 +1,32 @@
-"""What the learner minimises, per algorithm: micro-batching units, the step's normaliser, the loss.
+"""The learner's side of an algorithm: its batch, its micro-batches and the objective interface.
 
-The learner is the same for all of them (learner/engine.py); an objective says which samples must share
-a micro-batch (a pair), what count normalises the step (sequences, pairs or tokens), and the loss of
-one micro-batch from the policy's token log-probs. The formulas live in losses.py / policy_gradient.py.
+The learner is the same for every algorithm (learner/engine.py); an objective (in the algorithm's own file
+under learner/algorithms/) says which samples must share a micro-batch (a pair), what count normalises the
+step (sequences, pairs or tokens), any work before the step (KTO's reference point), and the loss of one
+micro-batch from the policy's token log-probs. The formulas live in losses.py / policy_gradient.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import Protocol
 
 import torch
 
-from core.config import AlgorithmConfig
-from core.records import Sample
+from core.records import Sample, Signal
 from learner.batch import TokenBatch, at_response_positions, collate
-from learner.losses import (
-    dpo_loss,
-    ipo_loss,
-    kto_loss,
-    kto_reference_point,
-    masked_mean,
-    rdpo_loss,
-    sequence_log_ratio,
-    simpo_loss,
-    una_binary_loss,
-    una_score_loss,
-)
-from learner.policy_gradient import kl_estimate, ppo_policy_loss
+
+SequenceLogprobs = Callable[[list[Sample]], list[list[float]]]  # the policy's response log-probs of samples
 
 
 @dataclass
 class LearnerBatch:
-    """One optimizer step's input. values[i]: sample i's score target, binary label or advantage."""
+    """One optimizer step's input: the samples, their reference log-probs, and what to learn from them."""
 
     samples: list[Sample]
     reference_logprobs: list[list[float]]
-    values: list[float]
-    pairs: list[tuple[int, int]] = field(default_factory=list)  # (chosen, rejected) sample indices
+    signal: Signal
     # KTO: responses paired with other samples' prompts, and their reference log-probs (for z_ref)
     mismatched: list[Sample] = field(default_factory=list)
     mismatched_reference_logprobs: list[list[float]] = field(default_factory=list)
@@ -47,7 +37,9 @@ class MicroBatch:
     tokens: TokenBatch
     reference: torch.Tensor  # (B, T-1) reference log-probs at response positions, 0 elsewhere
     behaviour: torch.Tensor  # (B, T-1) the generator's log-probs of the sampled tokens
-    values: torch.Tensor  # (B,)
+    scores: torch.Tensor  # (B,) or empty: the Signal's fields for these rows
+    labels: torch.Tensor
+    advantages: torch.Tensor
     chosen: torch.Tensor  # local row indices of chosen responses (pairwise objectives)
     rejected: torch.Tensor
 
@@ -64,12 +56,18 @@ def make_micro_batch(batch: LearnerBatch, units: list[list[int]], pad_token_id: 
     rows = [i for unit in units for i in unit]
     tokens = collate([batch.samples[i] for i in rows], pad_token_id)
     local = {index: position for position, index in enumerate(rows)}
-    pairs = [(local[c], local[r]) for c, r in batch.pairs if c in local]
+    pairs = [(local[c], local[r]) for c, r in batch.signal.pairs if c in local]
+
+    def per_row(values: list[float]) -> torch.Tensor:
+        return torch.tensor([values[i] for i in rows] if values else [], dtype=torch.float32)
+
     return MicroBatch(
         tokens=tokens,
         reference=at_response_positions(tokens, [batch.reference_logprobs[i] for i in rows]),
         behaviour=at_response_positions(tokens, [batch.samples[i].behaviour_logprobs for i in rows]),
-        values=torch.tensor([batch.values[i] for i in rows], dtype=torch.float32),
+        scores=per_row(batch.signal.scores),
+        labels=per_row(batch.signal.labels),
+        advantages=per_row(batch.signal.advantages),
         chosen=torch.tensor([c for c, _ in pairs], dtype=torch.long),
         rejected=torch.tensor([r for _, r in pairs], dtype=torch.long),
     )
@@ -80,8 +78,24 @@ def zero_loss(engine) -> torch.Tensor:
     return sum(p.sum() for p in engine.module.parameters()) * 0.0
 
 
+class Objective(Protocol):
+    """What one update of the policy minimises (learner/one_update.py applies it)."""
+
+    def units(self, batch: LearnerBatch) -> list[list[int]]:
+        """Groups of sample indices that must share a micro-batch (a sample, or a pair)."""
+
+    def normaliser(self, batch: LearnerBatch) -> int:
+        """The whole step's count every micro-batch's loss is divided by (sequences, pairs or tokens)."""
+
+    def prepare(self, batch: LearnerBatch, policy_sequence_logprobs: SequenceLogprobs) -> None:
+        """Work before the step's micro-batches, with the policy as it is (KTO's reference point)."""
+
+    def loss(self, policy: torch.Tensor, mb: MicroBatch, count: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one micro-batch from the policy's (B, T-1) token log-probs, and statistics to log."""
+
+
 class SequenceObjective:
-    """Objectives over single sequences, normalised by the step's sequence count."""
+    """The base of objectives over single sequences, normalised by the step's sequence count."""
 
     def units(self, batch: LearnerBatch) -> list[list[int]]:
         return [[i] for i in range(len(batch.samples))]
@@ -89,109 +103,5 @@ class SequenceObjective:
     def normaliser(self, batch: LearnerBatch) -> int:
         return len(batch.samples)
 
-
-class UnaScore(SequenceObjective):
-    def __init__(self, beta: float):
-        self.beta = beta
-
-    def loss(self, policy: torch.Tensor, mb: MicroBatch, count: int) -> tuple[torch.Tensor, dict[str, float]]:
-        loss, stats = una_score_loss(policy, mb.reference, mb.mask, mb.values, self.beta, count)
-        return loss, {"implicit_score": stats["implicit_score"].mean().item(), "log_ratio": stats["log_ratio"].mean().item()}
-
-
-class UnaBinary(SequenceObjective):
-    def __init__(self, beta: float, form: str):
-        self.beta, self.form = beta, form
-
-    def loss(self, policy: torch.Tensor, mb: MicroBatch, count: int) -> tuple[torch.Tensor, dict[str, float]]:
-        ratio = sequence_log_ratio(policy, mb.reference, mb.mask)
-        loss = una_binary_loss(ratio, mb.values, self.beta, count, self.form)
-        return loss, {"implicit_score": torch.sigmoid(self.beta * ratio).mean().item(), "log_ratio": ratio.mean().item()}
-
-
-class Kto(SequenceObjective):
-    """KTO with its reference point z_ref from the batch's mismatched (prompt, response) pairs."""
-
-    def __init__(self, cfg: AlgorithmConfig):
-        self.cfg = cfg
-        self.z_ref = torch.tensor(0.0)
-
-    def prepare(self, batch: LearnerBatch, policy_sequence_logprobs) -> None:
-        if not batch.mismatched:
-            raise ValueError("KTO needs mismatched samples for its reference point (LearnerBatch.mismatched)")
-        policy = policy_sequence_logprobs(batch.mismatched)
-        ratios = [sum(p) - sum(r) for p, r in zip(policy, batch.mismatched_reference_logprobs)]
-        self.z_ref = kto_reference_point(torch.tensor(ratios))
-
-    def loss(self, policy: torch.Tensor, mb: MicroBatch, count: int) -> tuple[torch.Tensor, dict[str, float]]:
-        ratio = sequence_log_ratio(policy, mb.reference, mb.mask)
-        loss = kto_loss(ratio, mb.values, self.z_ref, self.cfg.beta, count,
-                        self.cfg.kto_lambda_desirable, self.cfg.kto_lambda_undesirable)
-        return loss, {"z_ref": self.z_ref.item(), "log_ratio": ratio.mean().item()}
-
-
-class Pairwise:
-    """The DPO family (dpo, ipo, simpo, rdpo), and UNA with pairwise feedback (DPO's loss exactly);
-    normalised by the step's pair count."""
-
-    def __init__(self, cfg: AlgorithmConfig):
-        self.cfg = cfg
-        self.kind = "dpo" if cfg.name == "una" else cfg.name
-
-    def units(self, batch: LearnerBatch) -> list[list[int]]:
-        return [[c, r] for c, r in batch.pairs]
-
-    def normaliser(self, batch: LearnerBatch) -> int:
-        return len(batch.pairs)
-
-    def loss(self, policy: torch.Tensor, mb: MicroBatch, count: int) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg, c, r = self.cfg, mb.chosen, mb.rejected
-        if self.kind == "simpo":  # reference-free: per-token mean log-probs of the policy
-            margin = masked_mean(policy, mb.mask)
-            loss = simpo_loss(margin[c], margin[r], cfg.beta, cfg.simpo_gamma, count)
-        elif self.kind == "ipo":  # per-token mean log-ratios
-            margin = masked_mean(policy - mb.reference, mb.mask)
-            loss = ipo_loss(margin[c], margin[r], cfg.beta, count)
-        else:
-            margin = sequence_log_ratio(policy, mb.reference, mb.mask)
-            if self.kind == "rdpo":
-                lengths = mb.mask.sum(dim=-1)
-                loss = rdpo_loss(margin[c], margin[r], lengths[c], lengths[r], cfg.beta, cfg.rdpo_alpha, count)
-            else:
-                label_smoothing = cfg.label_smoothing if cfg.name == "dpo" else 0.0
-                loss = dpo_loss(margin[c], margin[r], cfg.beta, count, label_smoothing)
-        accuracy = (margin[c] > margin[r]).float().mean().item()
-        return loss, {"reward_margin": (cfg.beta * (margin[c] - margin[r])).mean().item(), "pair_accuracy": accuracy}
-
-
-class GroupPolicyGradient(SequenceObjective):
-    """GRPO / RLOO: clipped policy gradient on group advantages (values), importance-weighted against the
-    generator's log-probs, plus kl_coef * k3 KL to the reference; normalised by the step's token count."""
-
-    def __init__(self, kl_coef: float, clip_eps: float):
-        self.kl_coef, self.clip_eps = kl_coef, clip_eps
-
-    def normaliser(self, batch: LearnerBatch) -> int:
-        return max(1, sum(len(s.response_token_ids) for s in batch.samples))
-
-    def loss(self, policy: torch.Tensor, mb: MicroBatch, count: int) -> tuple[torch.Tensor, dict[str, float]]:
-        advantages = mb.values.unsqueeze(-1) * mb.mask
-        pg_loss, clip_fraction = ppo_policy_loss(policy, mb.behaviour, advantages, mb.mask, self.clip_eps, count)
-        kl = kl_estimate(policy, mb.reference, "k3")
-        kl_loss = (kl * mb.mask).sum() / count
-        mean_kl = ((kl * mb.mask).sum() / mb.mask.sum().clamp(min=1)).item()
-        return pg_loss + self.kl_coef * kl_loss, {"clip_fraction": clip_fraction.item(), "kl_per_token": mean_kl}
-
-
-def build_objective(cfg: AlgorithmConfig):
-    if cfg.name == "una" and cfg.feedback == "score":
-        return UnaScore(cfg.beta)
-    if cfg.name == "una" and cfg.feedback == "binary":
-        return UnaBinary(cfg.beta, cfg.una_binary_form)
-    if cfg.pairwise:
-        return Pairwise(cfg)
-    if cfg.name in ("grpo", "rloo"):
-        return GroupPolicyGradient(cfg.kl_coef, cfg.clip_eps)
-    if cfg.name == "kto":
-        return Kto(cfg)
-    raise ValueError(f"algorithm.name {cfg.name!r} with feedback {cfg.feedback!r} has no objective")
+    def prepare(self, batch: LearnerBatch, policy_sequence_logprobs: SequenceLogprobs) -> None:
+        pass

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import IO
 
 from core.config import ConfigError, RunConfig
+from loop.state import UNFINISHED
 
 LOCK_FILE = ".lock"
-UNFINISHED = ("not_started", "error", "interrupted")
 
 
 def lock_run_folder(out_dir: Path) -> IO:

@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, NamedTuple
+
+StopReason = Literal[
+    "not_started", "error", "interrupted",  # unfinished: the same command resumes the run
+    "non_finite_loss", "no_learning_signal",  # failed: the run cannot go on as configured
+    "iteration_limit", "time_budget",  # done: the configured length
+    "guard_regressed", "kl_budget", "low_win_rate", "plateau",  # done: a stopping check fired (loop/stopping.py)
+]
+UNFINISHED: tuple[StopReason, ...] = ("not_started", "error", "interrupted")
+FAILED: tuple[StopReason, ...] = ("error", "interrupted", "non_finite_loss", "no_learning_signal")  # exit code 1
+
+
+class Stop(NamedTuple):
+    """Why the loop stopped, and the detail a user reads (summary.json, report.md, the final table)."""
+
+    reason: StopReason
+    detail: str
 
 
 @dataclass

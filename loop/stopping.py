@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.config import StoppingConfig
+from loop.state import Stop
 
 
 @dataclass
@@ -58,12 +59,12 @@ def guard_regressed(history: list[Evaluated], max_drop: float) -> str | None:
     return None
 
 
-def should_stop(history: list[Evaluated], cfg: StoppingConfig) -> tuple[str, str] | None:
-    """The first check that fires, as (reason, detail), or None to go on."""
+def should_stop(history: list[Evaluated], cfg: StoppingConfig) -> Stop | None:
+    """The first check that fires, or None to go on."""
     for reason, detail in (("guard_regressed", guard_regressed(history, cfg.max_guard_drop)),
                            ("kl_budget", kl_budget(history, cfg.max_kl)),
                            ("low_win_rate", low_win_rate(history, cfg.min_win_rate)),
                            ("plateau", plateau(history, cfg.patience, cfg.min_delta))):
         if detail:
-            return reason, detail
+            return Stop(reason, detail)
     return None

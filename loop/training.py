@@ -4,9 +4,9 @@ check per iteration.
 One step, top to bottom (every call below is a typed method on a Ray actor):
   samples   = rollout.generate(prompts)              vLLM, with behaviour log-probs
   feedback  = oracle.score(samples)                  one score per sample, or an abstention
-  values, pairs = learning_signal(...)               score targets, labels, pairs or advantages
+  signal    = algorithm.learning_signal(...)         score targets, labels, pairs or advantages (its registry entry)
   ref       = reference.score(samples)               log-probs under the reference policy
-  stats     = learner.train_step(LearnerBatch(samples, ref, values, pairs))   DeepSpeed
+  stats     = learner.train_step(LearnerBatch(samples, ref, signal))   DeepSpeed
   rollout.load_weights(learner.export_weights())     the generator now samples from the new policy
 Online mode learns and pushes every step; iterative mode collects the iteration, then learns and pushes.
 """
@@ -27,18 +27,19 @@ from actors.group import Actors
 from actors.weight_sync import push_weights, verify_sync
 from core.config import RunConfig
 from core.data import PromptSets, prompt_batches
-from core.records import Prompt
+from core.records import Prompt, UpdateStats
+from learner.algorithms import lookup
 from learner.objectives import LearnerBatch
 from loop import checkpoint
 from loop.evaluate import Evaluation, Measures, evaluate, win_rate
 from loop.metrics import MetricsLog
 from loop.records import RecordWriter
-from loop.state import IterationRow, LoopState
+from loop.state import IterationRow, LoopState, Stop, StopReason
 from loop.stopping import Evaluated, should_stop
 from loop.timing import PhaseTimer
 from rewards.guard import build_guard, build_metric
 from rewards.normalize import score_targets
-from rewards.signals import learning_signal, mismatched_samples
+from rewards.signals import mismatched_samples
 
 log = logging.getLogger(__name__)
 SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
@@ -47,7 +48,7 @@ SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
 @dataclass
 class LoopResult:
     iterations: list[IterationRow]
-    stop_reason: str
+    stop_reason: StopReason
     stop_detail: str
     checkpoints: list[str]
     abstentions: int
@@ -62,6 +63,7 @@ class TrainingLoop:
         self.cfg, self.actors, self.prompts, self.out_dir = cfg, actors, prompts, out_dir
         self.timer = PhaseTimer()
         self.state = LoopState()
+        self.algorithm = lookup(cfg.algorithm)
         self.resume_from = checkpoint.latest(out_dir)
         resumed_step = None
         if self.resume_from is not None:
@@ -77,17 +79,17 @@ class TrainingLoop:
         self.latest_weights: ray.ObjectRef | None = None  # the last exported weights, reused by the reference
         self.measures = Measures(build_metric(cfg.evaluation.gold), build_guard(cfg.stopping.guard, cfg.data.source == "toy"),
                                  prompts.guard, cfg.evaluation.greedy)
-        self.stop = ("not_started", "")
+        self.stop = Stop("not_started", "")
 
     def run(self) -> LoopResult:
         """Run every iteration; on an error or Ctrl-C, result() still describes what was done."""
         try:
             self.stop = self._iterate()
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (launch.py raises it the same way)
-            self.stop = ("interrupted", str(err) or "stopped by the user (Ctrl-C)")
+            self.stop = Stop("interrupted", str(err) or "stopped by the user (Ctrl-C)")
             raise
         except Exception as err:
-            self.stop = ("error", f"{type(err).__name__}: {err}")
+            self.stop = Stop("error", f"{type(err).__name__}: {err}")
             raise
         finally:
             self.metrics.close()
@@ -95,10 +97,10 @@ class TrainingLoop:
 
     def result(self) -> LoopResult:
         state = self.state
-        return LoopResult(state.rows, self.stop[0], self.stop[1], state.checkpoints, state.abstentions,
+        return LoopResult(state.rows, self.stop.reason, self.stop.detail, state.checkpoints, state.abstentions,
                           state.ties_dropped, state.nonfinite_updates, self.timer.totals())
 
-    def _iterate(self) -> tuple[str, str]:
+    def _iterate(self) -> Stop:
         train, state = self.cfg.train, self.state
         batches = prompt_batches(self.prompts.train, train.prompts_per_step, train.seed)
         if self.resume_from is not None:
@@ -118,18 +120,20 @@ class TrainingLoop:
                 state.step = global_step
                 batch, stats = self._collect(next(batches), iteration, step, global_step)
                 learnable_steps += batch is not None
+                update = None
                 if batch is not None and train.mode == "online":
-                    stats |= self._learn(batch)
+                    update, sync = self._learn(batch)
+                    stats |= update.metrics() | sync
                 elif batch is not None:
                     collected.append(batch)
                 samples_seen += int(stats["samples"])
                 self._log_step(global_step, iteration, stats)
                 bar.set_postfix(reward=f"{stats['reward_mean']:.3f}", loss=f"{stats.get('loss', math.nan):.4f}")
-                if self._too_many_nonfinite(stats) or self._over_budget():
+                if (update is not None and self._too_many_nonfinite(update)) or self._over_budget():
                     break
             bar.close()
             if not learnable_steps:
-                return ("no_learning_signal", f"no step of iteration {iteration} had anything to learn from (the oracle "
+                return Stop("no_learning_signal", f"no step of iteration {iteration} had anything to learn from (the oracle "
                         f"abstained on every sample, or every prompt's samples tied: {self.state.abstentions} abstentions, "
                         f"{self.state.ties_dropped} prompts dropped for ties so far); check the reward source")
             if collected:
@@ -141,7 +145,7 @@ class TrainingLoop:
             fired = self._check_stop(iteration)
             if fired:
                 return fired
-        return ("iteration_limit", f"ran all {train.iterations} iterations")
+        return Stop("iteration_limit", f"ran all {train.iterations} iterations")
 
     def _over_budget(self) -> bool:
         budget = self.cfg.stopping.max_seconds
@@ -152,19 +156,19 @@ class TrainingLoop:
         totals = self.timer.totals()
         return totals["total"] - totals["evaluate"] - totals["checkpoint"]
 
-    def _check_stop(self, iteration: int) -> tuple[str, str] | None:
+    def _check_stop(self, iteration: int) -> Stop | None:
         state, limit = self.state, self.cfg.learner.max_nonfinite_updates
         if state.nonfinite_updates >= limit:
-            return ("non_finite_loss", f"{state.nonfinite_updates} updates in a row had a non-finite loss "
+            return Stop("non_finite_loss", f"{state.nonfinite_updates} updates in a row had a non-finite loss "
                     f"(learner.max_nonfinite_updates={limit})")
         if self._over_budget():
-            return ("time_budget", f"{self._training_seconds():.0f} s of training reached stopping.max_seconds="
+            return Stop("time_budget", f"{self._training_seconds():.0f} s of training reached stopping.max_seconds="
                     f"{self.cfg.stopping.max_seconds:g} ({state.updates} updates)")
         history = [Evaluated(r.iteration, r.eval_reward, r.kl_to_initial, r.win_rate_vs_previous, r.guard)
                    for r in state.rows]
         fired = should_stop(history, self.cfg.stopping)
         if fired and iteration < self.cfg.train.iterations:
-            log.info("stopping after iteration %d: %s", iteration, fired[1])
+            log.info("stopping after iteration %d: %s", iteration, fired.detail)
             return fired
         return None
 
@@ -186,55 +190,56 @@ class TrainingLoop:
         kept_samples = [s for s, _ in kept]
         raw = [fb.value for _, fb in kept]
         targets = score_targets(raw, [s.prompt_id for s in kept_samples], cfg.reward.normalization)
-        values, pairs, ties = learning_signal(cfg.algorithm, kept_samples, raw, targets)
-        self.state.ties_dropped += ties
-        mismatched = mismatched_samples(kept_samples) if cfg.algorithm.name == "kto" else []
+        signal = self.algorithm.learning_signal(cfg.algorithm, kept_samples, raw, targets)
+        self.state.ties_dropped += signal.ties_dropped
+        mismatched = mismatched_samples(kept_samples) if self.algorithm.needs_mismatched else []
         with self.timer.phase("reference"):
             reference = wait_one(actors.reference.score.remote(kept_samples + mismatched), "reference: score",
                                  actors.timeout_s)
         reference, mismatched_reference = reference[: len(kept_samples)], reference[len(kept_samples) :]
-        target_of = dict(zip((s.sample_id for s in kept_samples), values))
+        target_of = dict(zip((s.sample_id for s in kept_samples), signal.per_sample()))
         reference_of = dict(zip((s.sample_id for s in kept_samples), reference))
         self.records.write(f"train-i{iteration}-s{step}", samples, feedback,
                            [target_of.get(s.sample_id) for s in samples],
                            [reference_of.get(s.sample_id) for s in samples])
         stats = {"samples": len(kept_samples), "abstained": len(samples) - len(kept_samples),
-                 "reward_mean": sum(raw) / len(raw), "pairs": len(pairs), "ties_dropped": ties,
+                 "reward_mean": sum(raw) / len(raw), "pairs": len(signal.pairs), "ties_dropped": signal.ties_dropped,
                  "response_tokens_mean": sum(len(s.response_token_ids) for s in samples) / len(samples)}
-        if cfg.algorithm.pairwise and not pairs:
+        if signal.empty:
             log.warning("step %d: every prompt's samples tied; no pair to learn from", global_step)
             return None, stats
-        return LearnerBatch(kept_samples, reference, values, pairs, mismatched, mismatched_reference), stats
+        return LearnerBatch(kept_samples, reference, signal, mismatched, mismatched_reference), stats
 
-    def _learn(self, batch: LearnerBatch, push: bool = True) -> dict[str, float]:
-        """One optimizer step; then (online mode) the new weights go to the generator, checked if configured."""
+    def _learn(self, batch: LearnerBatch, push: bool = True) -> tuple[UpdateStats, dict[str, float]]:
+        """One batch's updates; then (online mode) the new weights go to the generator, checked if configured.
+        Returns the learner's statistics and the weight sync's (the policy version, the check's difference)."""
         with self.timer.phase("learn"):
-            stats = self.actors.learner.train_step(batch)
+            update = self.actors.learner.train_step(batch)
         self.state.updates += 1
+        sync = {}
         if push:
             with self.timer.phase("sync"):
                 self._push_weights()
                 if self.cfg.train.verify_sync:
-                    stats["sync_max_logprob_diff"] = self._verify_sync(batch.samples[:4])
-        stats["policy_version"] = self.state.policy_version
-        return stats
+                    sync["sync_max_logprob_diff"] = self._verify_sync(batch.samples[:4])
+        sync["policy_version"] = self.state.policy_version
+        return update, sync
 
     def _learn_iteration(self, collected: list[LearnerBatch], iteration: int) -> None:
         """Iterative mode: train on the whole iteration's data for train.iterative_epochs, then push once."""
         for epoch in range(1, self.cfg.train.iterative_epochs + 1):
             for batch in tqdm(collected, desc=f"iteration {iteration} epoch {epoch}", unit="update"):
-                stats = self._learn(batch, push=False)
+                update, sync = self._learn(batch, push=False)
+                stats = update.metrics() | sync
                 self.metrics.log(self.state.updates, {f"learn/{k}": v for k, v in stats.items()} | {"iteration": iteration})
-                if self._too_many_nonfinite(stats):
+                if self._too_many_nonfinite(update):
                     return
         with self.timer.phase("sync"):
             self._push_weights()
 
-    def _too_many_nonfinite(self, stats: dict[str, float]) -> bool:
-        if "nonfinite_microbatches" not in stats:  # no update this step
-            return False
+    def _too_many_nonfinite(self, update: UpdateStats) -> bool:
         state = self.state
-        state.nonfinite_updates = state.nonfinite_updates + 1 if stats["nonfinite_microbatches"] else 0
+        state.nonfinite_updates = state.nonfinite_updates + 1 if update.nonfinite_microbatches else 0
         return state.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates
 
     def _log_step(self, global_step: int, iteration: int, stats: dict[str, float]) -> None:

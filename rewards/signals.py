@@ -1,16 +1,18 @@
-"""Judgements to learning signal: binary labels, best-against-worst pairs, group advantages.
+"""Judgements to learning signal: score targets, binary labels, best-against-worst pairs, group advantages.
 
-Inputs are the samples the oracle did not abstain on and their raw rewards, in the same order.
+Inputs are the samples the oracle did not abstain on, their raw rewards and their [0, 1] score targets, in
+the same order. Each algorithm's registry entry (learner/algorithms/) names the signal function it learns from.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
 
 from core.config import AlgorithmConfig
-from core.records import Sample
+from core.records import Sample, Signal
 from learner.policy_gradient import grpo_advantages, rloo_advantages
 from rewards.normalize import group_indices
 
@@ -34,34 +36,44 @@ def best_vs_worst_pairs(group_keys: list[str], rewards: list[float]) -> tuple[li
     return pairs, dropped
 
 
-def group_advantages(samples: list[Sample], rewards: list[float], baseline: str) -> list[float]:
-    """GRPO ((r - mean) / (std + 1e-4)) or RLOO (r - mean of the others) within each prompt's samples.
+def group_advantages(samples: list[Sample], rewards: list[float],
+                     estimator: Callable[[torch.Tensor], torch.Tensor]) -> list[float]:
+    """An estimator of learner/policy_gradient.py (GRPO's (r - mean) / (std + 1e-4), RLOO's r - mean of the
+    others) applied within each prompt's samples.
     A prompt with one surviving sample has no baseline and gets advantage 0 (it teaches nothing)."""
     advantages = [0.0] * len(samples)
     for indices in group_indices([s.prompt_id for s in samples]).values():
         if len(indices) < 2:
             continue
         group = torch.tensor([[rewards[i] for i in indices]], dtype=torch.float64)
-        values = grpo_advantages(group) if baseline == "grpo" else rloo_advantages(group)
+        values = estimator(group)
         for i, value in zip(indices, values[0].tolist()):
             advantages[i] = value
     return advantages
 
 
-def learning_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: list[float], targets: list[float]
-                    ) -> tuple[list[float], list[tuple[int, int]], int]:
-    """What the configured algorithm learns from: (per-sample values, pairs, prompts dropped for ties).
+def score_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: list[float], targets: list[float]) -> Signal:
+    """The [0, 1] score targets as they are (UNA score, PPO)."""
+    return Signal("scores", scores=targets)
 
-    una/score: the [0, 1] targets;  una/binary: targets thresholded at algorithm.binary_threshold;
-    una/pairwise and dpo: best against worst raw reward per prompt;  grpo/rloo: group advantages."""
-    if algorithm.name in ("grpo", "rloo"):
-        return group_advantages(samples, rewards, algorithm.name), [], 0
-    if algorithm.pairwise:
-        pairs, dropped = best_vs_worst_pairs([s.prompt_id for s in samples], rewards)
-        return targets, pairs, dropped
-    if algorithm.feedback == "binary" or algorithm.name == "kto":
-        return binary_labels(targets, algorithm.binary_threshold), [], 0
-    return targets, [], 0
+
+def label_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: list[float], targets: list[float]) -> Signal:
+    """Targets thresholded at algorithm.binary_threshold (UNA binary, KTO)."""
+    return Signal("labels", scores=targets, labels=binary_labels(targets, algorithm.binary_threshold))
+
+
+def pair_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: list[float], targets: list[float]) -> Signal:
+    """Best against worst raw reward per prompt (UNA pairwise, the DPO family); the targets are kept for records."""
+    pairs, dropped = best_vs_worst_pairs([s.prompt_id for s in samples], rewards)
+    return Signal("pairs", scores=targets, pairs=pairs, ties_dropped=dropped)
+
+
+def grpo_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: list[float], targets: list[float]) -> Signal:
+    return Signal("advantages", advantages=group_advantages(samples, rewards, grpo_advantages))
+
+
+def rloo_signal(algorithm: AlgorithmConfig, samples: list[Sample], rewards: list[float], targets: list[float]) -> Signal:
+    return Signal("advantages", advantages=group_advantages(samples, rewards, rloo_advantages))
 
 
 def mismatched_samples(samples: list[Sample]) -> list[Sample]:

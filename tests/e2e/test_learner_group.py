@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 
 def _batch():
-    from core.records import Sample
+    from core.records import Sample, Signal
     from learner.objectives import LearnerBatch
 
     rng = random.Random(0)
@@ -21,7 +21,7 @@ def _batch():
                               "length", 0, 0, 0))
     targets = [rng.random() for _ in samples]
     reference = [[-5.0] * len(s.response_token_ids) for s in samples]
-    return LearnerBatch(samples, reference, targets)
+    return LearnerBatch(samples, reference, Signal("scores", scores=targets))
 
 
 def _train(ray, ranks: int, path: str, algorithm, zero_stage: int, lr: float = 1e-2, **learner):
@@ -58,8 +58,8 @@ def test_two_ranks_update_like_one(ray_local, tiny_model_path, algorithm_name, z
         assert torch.allclose(one[name], two[name], atol=1e-4), name
     # AdamW hides a wrongly scaled gradient from the weights; the loss and the gradient norm show it
     for a, b in zip(one_stats, two_stats):
-        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
-        assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-4)
+        assert b.loss == pytest.approx(a.loss, rel=1e-4)
+        assert b.grad_norm == pytest.approx(a.grad_norm, rel=1e-4)
 
 
 @pytest.mark.parametrize("method, zero_stage", [("onties", 0), ("onties", 2), ("onties", 3), ("ondare", 3)])

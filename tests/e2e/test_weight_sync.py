@@ -14,6 +14,7 @@ def test_engine_matches_learner_after_a_push_and_generation_changes(ray_local, t
     from actors.rollout import RolloutEngine
     from core.config import AlgorithmConfig, DataConfig, LearnerConfig, RolloutConfig
     from core.data import load_prompts
+    from core.records import Signal
     from learner.engine import PolicyLearner
     from learner.objectives import LearnerBatch
     from rewards.letter_share import letter_share
@@ -33,7 +34,7 @@ def test_engine_matches_learner_after_a_push_and_generation_changes(ray_local, t
 
     targets = [1.0 if letter_share(s.response_text, "o") > 0.15 else 0.0 for s in before]
     for _ in range(3):
-        ray.get(learner.train_step.remote(LearnerBatch(before, learner_before, targets)))
+        ray.get(learner.train_step.remote(LearnerBatch(before, learner_before, Signal("scores", scores=targets))))
     buckets = learner.export_weights.remote()
     assert len(ray.get(buckets)) == 2
     ray.get(rollout.load_weights.remote(buckets, 1))

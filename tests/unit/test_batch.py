@@ -39,11 +39,13 @@ def test_a_micro_batch_moves_every_tensor_to_the_model_device():
     """On a GPU the learner moves each micro-batch to its engine's device; a tensor left behind would fail there."""
     from dataclasses import fields
 
+    from core.records import Signal
     from learner.objectives import LearnerBatch, make_micro_batch
 
     samples = [_sample([1, 2], [3, 4]), _sample([1], [5, 6, 7])]
-    micro = make_micro_batch(LearnerBatch(samples, [[0.0, 0.0], [0.0, 0.0, 0.0]], [1.0, 0.0], [(0, 1)]), [[0, 1]], 0)
+    signal = Signal("pairs", scores=[1.0, 0.0], labels=[1.0, 0.0], advantages=[0.5, -0.5], pairs=[(0, 1)])
+    micro = make_micro_batch(LearnerBatch(samples, [[0.0, 0.0], [0.0, 0.0, 0.0]], signal), [[0, 1]], 0)
     moved = micro.to("meta")
     tensors = [getattr(moved, f.name) for f in fields(moved) if f.name != "tokens"]
     tensors += [getattr(moved.tokens, f.name) for f in fields(moved.tokens)]
-    assert len(tensors) == 8 and all(t.device.type == "meta" for t in tensors)
+    assert len(tensors) == 10 and all(t.device.type == "meta" for t in tensors)

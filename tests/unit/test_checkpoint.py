@@ -6,7 +6,6 @@ from core.config import ConfigError, RunConfig
 from loop import checkpoint
 from loop.state import IterationRow, LoopState
 
-
 DATA = "0123456789abcdef"  # a data digest (core/data.PromptSets.digest)
 
 

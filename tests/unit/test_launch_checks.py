@@ -30,6 +30,9 @@ def no_ray(monkeypatch):
     ("learner.micro_batch_size=0", "'learner.micro_batch_size' must be at least 1"),
     ("rollout.temperature=-1", "'rollout.temperature' must be at least 0"),
     ("rollout.max_new_tokens=0", "'rollout.max_new_tokens' must be at least 1"),
+    ("cluster.reference.count=2", "cluster.reference.count: one reference actor is supported"),
+    ("cluster.learner.tensor_parallel=2", "only vLLM engines (rollout, judge) are tensor-parallel"),
+    ("algorithm.name=hinge", "algorithm.name 'hinge' is not registered"),
 ])
 def test_bad_values_exit_2_before_any_actor_starts(overrides, message, tiny_config, tmp_path, capsys):
     code = launch.main(["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",

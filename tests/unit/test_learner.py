@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from core.config import AlgorithmConfig, LearnerConfig
-from core.records import Sample
+from core.records import Sample, Signal
+from learner.algorithms import lookup
 from learner.objectives import LearnerBatch
-from rewards.signals import learning_signal, mismatched_samples
+from rewards.signals import mismatched_samples
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +38,13 @@ def test_accumulating_four_micro_batches_equals_one_big_batch(tiny_model_path, b
         learner = _learner(tiny_model_path, micro)
         before = {k: v.clone() for k, v in learner._full_state_dict().items()}
         reference = learner.sequence_logprobs(samples)
-        stats.append(learner.train_step(LearnerBatch(samples, reference, rewards)))
+        stats.append(learner.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards))))
         updates.append({k: v - before[k] for k, v in learner._full_state_dict().items()})
     assert learner.accumulation_steps == 1
     # AdamW's update does not see the gradient's scale, the gradient norm does: a per-micro-batch
     # normalisation would make it differ
-    assert stats[0]["grad_norm"] == pytest.approx(stats[1]["grad_norm"], rel=1e-5)
-    assert stats[0]["loss"] == pytest.approx(stats[1]["loss"], rel=1e-6)
+    assert stats[0].grad_norm == pytest.approx(stats[1].grad_norm, rel=1e-5)
+    assert stats[0].loss == pytest.approx(stats[1].loss, rel=1e-6)
     for name, update in updates[0].items():
         assert update.abs().max() > 1e-4, name  # every weight moved by about lr ...
         assert torch.allclose(update, updates[1][name], atol=1e-5), name  # ... the same way (float noise aside)
@@ -67,10 +68,10 @@ def test_every_objective_lowers_its_loss_on_a_fixed_batch(tiny_model_path, batch
     samples, rewards = batch_parts
     learner = _learner(tiny_model_path, 4, algorithm, lr=3e-3)
     reference = learner.sequence_logprobs(samples)
-    values, pairs, _ = learning_signal(algorithm, samples, rewards, rewards)
+    signal = lookup(algorithm).learning_signal(algorithm, samples, rewards, rewards)
     mismatched = mismatched_samples(samples)
-    batch = LearnerBatch(samples, reference, values, pairs, mismatched, learner.sequence_logprobs(mismatched))
-    losses = [learner.train_step(batch)["loss"] for _ in range(6)]
+    batch = LearnerBatch(samples, reference, signal, mismatched, learner.sequence_logprobs(mismatched))
+    losses = [learner.train_step(batch).loss for _ in range(6)]
     if algorithm.name not in ("grpo", "rloo", "ppo"):  # a policy-gradient surrogate is not a loss to drive down
         assert losses[-1] < losses[0], losses
     # the direction, which a falling loss alone does not show (it falls with chosen and rejected swapped too):
@@ -79,7 +80,7 @@ def test_every_objective_lowers_its_loss_on_a_fixed_batch(tiny_model_path, batch
     moved = [sum(a) - sum(r) for a, r in zip(after, reference)]
     best, worst = max(range(8), key=lambda i: rewards[i]), min(range(8), key=lambda i: rewards[i])
     assert moved[best] > moved[worst], moved
-    for chosen, rejected in pairs:
+    for chosen, rejected in signal.pairs:
         assert rewards[chosen] > rewards[rejected] and moved[chosen] > moved[rejected], (chosen, rejected, moved)
 
 
@@ -88,9 +89,9 @@ def test_bad_inputs_name_the_sample(tiny_model_path, batch_parts):
     learner = _learner(tiny_model_path, 8)
     reference = learner.sequence_logprobs(samples)
     with pytest.raises(ValueError, match="sample s2: non-finite learning target nan"):
-        learner.train_step(LearnerBatch(samples, reference, rewards[:2] + [float("nan")] + rewards[3:]))
+        learner.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards[:2] + [float("nan")] + rewards[3:])))
     with pytest.raises(ValueError, match="sample s0: 1 reference log-probs"):
-        learner.train_step(LearnerBatch(samples, [[0.0]] + reference[1:], rewards))
+        learner.train_step(LearnerBatch(samples, [[0.0]] + reference[1:], Signal("scores", scores=rewards)))
 
 
 def test_ppo_critic_learns_the_returns_and_old_logprobs_are_recomputed(tiny_model_path, batch_parts):
@@ -98,12 +99,12 @@ def test_ppo_critic_learns_the_returns_and_old_logprobs_are_recomputed(tiny_mode
     learner = _learner(tiny_model_path, 4, AlgorithmConfig(name="ppo", kl_coef=0.0, ppo_epochs=2, ppo_minibatches=2))
     assert learner.accumulation_steps == 1  # 8 sequences / 2 minibatches / micro-batch 4
     reference = learner.sequence_logprobs(samples)
-    first = learner.train_step(LearnerBatch(samples, reference, rewards))
-    assert first["value_mean"] == 0.0  # the value head starts at zero
-    assert first["kl_per_token"] == pytest.approx(0.0, abs=1e-6)  # old log-probs equal the reference before any update
-    later = [learner.train_step(LearnerBatch(samples, reference, rewards)) for _ in range(5)]
-    assert later[-1]["value_loss"] < first["value_loss"]
-    assert abs(later[-1]["kl_per_token"]) > 1e-3  # recomputed from the updated policy (k1 can be negative)
+    first = learner.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards)))
+    assert first.details["value_mean"] == 0.0  # the value head starts at zero
+    assert first.details["kl_per_token"] == pytest.approx(0.0, abs=1e-6)  # old log-probs equal the reference before any update
+    later = [learner.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards))) for _ in range(5)]
+    assert later[-1].shares["value_loss"] < first.shares["value_loss"]
+    assert abs(later[-1].details["kl_per_token"]) > 1e-3  # recomputed from the updated policy (k1 can be negative)
 
 
 def test_online_merging_replaces_each_update_in_the_zero_master_weights(tiny_model_path, batch_parts, tmp_path):
@@ -123,13 +124,13 @@ def test_online_merging_replaces_each_update_in_the_zero_master_weights(tiny_mod
     plain = _learner(tiny_model_path, 4)
     before = {k: v.clone() for k, v in plain._full_state_dict().items()}
     reference = plain.sequence_logprobs(samples)
-    plain.train_step(LearnerBatch(samples, reference, rewards))
+    plain.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards)))
     delta = {k: v - before[k] for k, v in plain._full_state_dict().items()}
 
     config = LearnerConfig(lr=1e-3, micro_batch_size=4, merging="onties", merge_reserve_rate=0.5, merge_alpha=0.3,
                            merge_base_path=tiny_model_path, merge_sft_path=str(tmp_path / "sft"))
     merged = PolicyLearner(tiny_model_path, config, AlgorithmConfig(), 8, seed=0)
-    merged.train_step(LearnerBatch(samples, reference, rewards))
+    merged.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards)))
     for name, param in merged.engine.module.named_parameters():
         tau = trim_to_top(dict(sft.named_parameters())[name].detach() - before[name], 0.5)
         expected = before[name] + onties_update(trim_to_top(delta[name], 0.5), tau, 0.3)
@@ -155,3 +156,22 @@ def test_a_single_rank_takes_another_port_when_its_port_is_taken():
                              capture_output=True, env={**os.environ, "MASTER_PORT": str(port)}, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().splitlines()[-1] == "True True"
+
+
+def test_one_rank_skips_the_shared_memory_op_and_a_stale_build_lock_is_named(tmp_path, monkeypatch):
+    import deepspeed.comm.torch as ds_torch
+
+    from learner import cpu_comm
+
+    monkeypatch.setattr(ds_torch, "build_shm_op", ds_torch.build_shm_op)  # restored after the test
+    cpu_comm.prepare(world_size=1)
+    assert ds_torch.build_shm_op() is None  # no compile, no lock: one rank all-reduces nothing
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    lock = cpu_comm.build_directory() / "lock"
+    assert lock.parent.is_relative_to(tmp_path)
+    cpu_comm.check_no_stale_lock()  # no lock: nothing to say
+    lock.write_text("")
+    cpu_comm.check_no_stale_lock(now=lock.stat().st_mtime + 60)  # a build in progress: wait for it
+    with pytest.raises(RuntimeError, match=f"{lock} is 11 minutes old: a build of DeepSpeed's deepspeed_shm_comm op "
+                                           "was killed and left its lock.*Delete that file"):
+        cpu_comm.check_no_stale_lock(now=lock.stat().st_mtime + 660)

@@ -2,8 +2,10 @@ import pytest
 
 from core.config import AlgorithmConfig
 from core.records import Sample
-from learner.engine import split_units
-from rewards.signals import best_vs_worst_pairs, binary_labels, group_advantages, learning_signal, mismatched_samples
+from learner.algorithms import lookup
+from learner.one_update import split_units
+from learner.policy_gradient import grpo_advantages, rloo_advantages
+from rewards.signals import best_vs_worst_pairs, binary_labels, group_advantages, mismatched_samples
 
 
 def _samples(prompt_ids):
@@ -22,20 +24,33 @@ def test_best_vs_worst_pairs_drop_ties():
 
 def test_group_advantages_per_prompt():
     samples = _samples(["a", "b", "a", "b", "c"])
-    rloo = group_advantages(samples, [1.0, 0.0, 3.0, 2.0, 5.0], "rloo")
+    rloo = group_advantages(samples, [1.0, 0.0, 3.0, 2.0, 5.0], rloo_advantages)
     assert rloo == pytest.approx([-2.0, -2.0, 2.0, 2.0, 0.0])
-    grpo = group_advantages(samples, [1.0, 0.0, 3.0, 2.0, 5.0], "grpo")
+    grpo = group_advantages(samples, [1.0, 0.0, 3.0, 2.0, 5.0], grpo_advantages)
     assert grpo[0] == pytest.approx(-1.0 / (2**0.5 + 1e-4)) and grpo[4] == 0.0
+
+
+def _signal(samples, raw, targets, **algorithm):
+    cfg = AlgorithmConfig(**algorithm)
+    return lookup(cfg).learning_signal(cfg, samples, raw, targets)
 
 
 def test_learning_signal_per_algorithm():
     samples = _samples(["a", "a"])
-    raw, targets = [0.2, 0.4], [0.0, 1.0]
-    assert learning_signal(AlgorithmConfig(), samples, raw, targets) == (targets, [], 0)
-    assert learning_signal(AlgorithmConfig(feedback="binary", binary_threshold=0.5), samples, raw, targets)[0] == [0.0, 1.0]
-    assert learning_signal(AlgorithmConfig(feedback="pairwise"), samples, raw, targets)[1] == [(1, 0)]
-    assert learning_signal(AlgorithmConfig(name="dpo"), samples, raw, targets)[1] == [(1, 0)]
-    assert learning_signal(AlgorithmConfig(name="rloo"), samples, raw, targets)[0] == pytest.approx([-0.2, 0.2])
+    raw, targets = [0.2, 0.45], [0.0, 1.0]
+    score = _signal(samples, raw, targets)
+    assert (score.learns_from, score.scores, score.labels, score.pairs) == ("scores", targets, [], [])
+    binary = _signal(samples, raw, targets, feedback="binary", binary_threshold=0.5)
+    assert (binary.learns_from, binary.labels, binary.per_sample()) == ("labels", [0.0, 1.0], [0.0, 1.0])
+    for pairwise in (dict(feedback="pairwise"), dict(name="dpo"), dict(name="simpo")):
+        pairs = _signal(samples, raw, targets, **pairwise)
+        assert (pairs.learns_from, pairs.pairs, pairs.per_sample()) == ("pairs", [(1, 0)], targets)
+    assert _signal(samples, raw, targets, name="kto").labels == [0.0, 1.0]
+    rloo = _signal(samples, raw, targets, name="rloo")
+    assert rloo.learns_from == "advantages" and rloo.advantages == pytest.approx([-0.25, 0.25])
+    assert _signal(samples, raw, targets, name="ppo").scores == targets
+    tied = _signal(samples, [0.3, 0.3], targets, name="dpo")
+    assert tied.empty and tied.ties_dropped == 1 and not score.empty
 
 
 def test_split_units_keeps_pairs_together_and_fills_every_chunk():

@@ -11,17 +11,27 @@ One call of train_step, for a batch of generated samples with scores:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
-from core.config import AlgorithmConfig
+from core.config import AlgorithmConfig, LearnerConfig
+from core.records import UpdateStats
+from learner.algorithms.base import Algorithm
 from learner.batch import at_response_positions, collate
+from learner.critic import build_critic_engine
 from learner.logprobs import token_logprobs
 from learner.objectives import LearnerBatch, zero_loss
 from learner.policy_gradient import gae, kl_estimate, ppo_policy_loss, ppo_value_loss, token_rewards, whiten
+from rewards.signals import score_signal
+
+if TYPE_CHECKING:
+    from learner.engine import PolicyLearner
 
 
 class PPOTrainer:
+    """PPO's optimizer-step plan (an Updater): several updates of the policy and its critic per batch."""
+
     def __init__(self, cfg: AlgorithmConfig, policy, critic, micro_batch_size: int, accumulation_steps: int,
                  pad_token_id: int, seed: int, rank: int = 0, world_size: int = 1):
         self.cfg, self.policy, self.critic = cfg, policy, critic
@@ -30,13 +40,29 @@ class PPOTrainer:
         self.pad_token_id = pad_token_id
         self.generator = torch.Generator().manual_seed(seed)
 
-    def train_step(self, batch: LearnerBatch) -> dict[str, float]:
+    @classmethod
+    def build(cls, cfg: AlgorithmConfig, learner_cfg: LearnerConfig, learner: PolicyLearner) -> PPOTrainer:
+        """The plan on the policy learner's engine, with a critic engine of its own."""
+        critic = build_critic_engine(learner.model_path, learner_cfg.critic_lr, learner.micro_batch_size,
+                                     learner.accumulation_steps, learner_cfg.grad_clip, learner_cfg.zero_stage)
+        return cls(cfg, learner.engine, critic, learner.micro_batch_size, learner.accumulation_steps,
+                   learner.pad_token_id, learner.seed, learner.rank, learner.world_size)
+
+    def save(self, folder: str) -> dict:
+        self.critic.save_checkpoint(folder, tag="critic")
+        return {"generator": self.generator.get_state()}
+
+    def load(self, folder: str, state: dict) -> None:
+        self.critic.load_checkpoint(folder, tag="critic", load_optimizer_states=True)
+        self.generator.set_state(state["generator"])
+
+    def train_step(self, batch: LearnerBatch) -> UpdateStats:
         cfg = self.cfg
         tokens = collate(batch.samples, self.pad_token_id).to(self.policy.device)
         mask = tokens.response_mask
         old_logprobs, old_values = self._old_logprobs_and_values(tokens)
         kl = kl_estimate(old_logprobs, at_response_positions(tokens, batch.reference_logprobs), cfg.kl_estimator)
-        scores = torch.tensor(batch.values, dtype=torch.float32, device=mask.device)
+        scores = torch.tensor(batch.signal.scores, dtype=torch.float32, device=mask.device)
         rewards = token_rewards(scores, kl, mask, cfg.kl_coef)
         advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
         advantages = whiten(advantages, mask)
@@ -66,16 +92,14 @@ class PPOTrainer:
                     stats["clip_fraction"] += clipped.item() / len(micro_rows)
                 updates += 1
         valid = mask.bool()
-        return {
-            "loss": (stats["policy_loss"] + stats["value_loss"]) / updates,
-            "policy_loss": stats["policy_loss"] / updates,
-            "value_loss": stats["value_loss"] / updates,
-            "clip_fraction": stats["clip_fraction"] / updates,
-            "kl_per_token": kl[valid].mean().item(),
-            "value_mean": old_values[valid].mean().item(),
-            "nonfinite_microbatches": 0.0 if math.isfinite(stats["policy_loss"] + stats["value_loss"]) else 1.0,
-            "grad_norm": float(self.policy.get_global_grad_norm() or 0.0),
-        }
+        return UpdateStats(
+            loss=(stats["policy_loss"] + stats["value_loss"]) / updates,
+            grad_norm=float(self.policy.get_global_grad_norm() or 0.0),
+            nonfinite_microbatches=0 if math.isfinite(stats["policy_loss"] + stats["value_loss"]) else 1,
+            details={"clip_fraction": stats["clip_fraction"] / updates, "kl_per_token": kl[valid].mean().item(),
+                     "value_mean": old_values[valid].mean().item()},
+            shares={"policy_loss": stats["policy_loss"] / updates, "value_loss": stats["value_loss"] / updates},
+        )
 
     @torch.no_grad()
     def _old_logprobs_and_values(self, tokens) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,3 +115,7 @@ class PPOTrainer:
             # already divided by the minibatch's token count; DeepSpeed averages the ranks' gradients
             engine.backward(loss * self.world_size, scale_wrt_gas=False)
             engine.step()
+
+
+PPO = Algorithm("ppo", score_signal, updater=PPOTrainer.build, uses_beta=False,
+                update_size=lambda cfg, n: math.ceil(n / cfg.ppo_minibatches))

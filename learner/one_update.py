@@ -1,0 +1,76 @@
+"""The optimizer-step plan of most algorithms: one update per batch, its micro-batches from the objective."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import torch
+
+from core.records import UpdateStats
+from learner.logprobs import token_logprobs
+from learner.objectives import LearnerBatch, Objective, make_micro_batch, zero_loss
+
+if TYPE_CHECKING:
+    from learner.engine import PolicyLearner
+
+
+class OneUpdate:
+    """An Updater (learner/algorithms/base.py): the whole batch in exactly `accumulation_steps` micro-batches
+    and one optimizer step, merged with the SFT task vector when online merging is on."""
+
+    def __init__(self, objective: Objective, learner: PolicyLearner):
+        self.objective, self.learner = objective, learner
+
+    def train_step(self, batch: LearnerBatch) -> UpdateStats:
+        learner, objective = self.learner, self.objective
+        engine = learner.engine
+        objective.prepare(batch, learner.sequence_logprobs)
+        engine.train()
+        count = objective.normaliser(batch)
+        my_units = objective.units(batch)[learner.rank :: learner.world_size]
+        chunks = split_units(my_units, learner.micro_batch_size, learner.accumulation_steps)
+        before_step = learner.merging.snapshot() if learner.merging else None
+        losses, nonfinite, stats = [], 0, defaultdict(list)
+        for chunk in chunks:
+            if chunk:
+                micro = make_micro_batch(batch, chunk, learner.pad_token_id).to(engine.device)
+                loss, part_stats = objective.loss(token_logprobs(engine, micro.tokens), micro, count)
+                for key, value in part_stats.items():
+                    stats[key].append(value)
+            if not chunk or not torch.isfinite(loss):
+                # An empty chunk keeps DeepSpeed's accumulation count fixed. A non-finite loss comes only from
+                # the weights (inputs were checked): back-propagate zeros so the optimizer state stays finite.
+                nonfinite += bool(chunk)
+                loss = zero_loss(engine)
+            # the loss is already divided by the whole step's count; DeepSpeed averages the ranks' gradients
+            engine.backward(loss * learner.world_size, scale_wrt_gas=False)
+            engine.step()
+            losses.append(loss.item())
+        if learner.merging:  # the optimizer stepped at the last micro-batch; merge its update with tau
+            learner.merging.merge_step(before_step)
+        return UpdateStats(loss=sum(losses), grad_norm=float(engine.get_global_grad_norm() or 0.0),
+                           nonfinite_microbatches=nonfinite,
+                           details={key: sum(values) / len(values) for key, values in stats.items()})
+
+    def save(self, folder: str) -> dict:
+        return {}
+
+    def load(self, folder: str, state: dict) -> None:
+        pass
+
+
+def split_units(units: list[list[int]], micro_batch_size: int, chunks: int) -> list[list[list[int]]]:
+    """Pack units (a sample, or a pair that must stay together) into exactly `chunks` micro-batches of at
+    most micro_batch_size sequences each (a unit larger than that gets a micro-batch of its own)."""
+    packed: list[list[list[int]]] = [[]]
+    size = 0
+    for unit in units:
+        if packed[-1] and size + len(unit) > micro_batch_size:
+            packed.append([])
+            size = 0
+        packed[-1].append(unit)
+        size += len(unit)
+    if len(packed) > chunks:
+        raise ValueError(f"{sum(map(len, units))} sequences do not fit {chunks} micro-batches of {micro_batch_size}")
+    return packed + [[] for _ in range(chunks - len(packed))]

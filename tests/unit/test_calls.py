@@ -1,0 +1,54 @@
+"""Bounded waits that are never silent (actors/calls.py), on a fake clock and fake Ray calls."""
+
+import logging
+
+import pytest
+
+from actors import calls
+
+
+class FakeRay:
+    """Calls that finish at given fake times; ray.wait advances the clock as a real wait would."""
+
+    def __init__(self, done_at: dict[str, float]):
+        self.now, self.done_at = 0.0, done_at
+
+    def monotonic(self):
+        return self.now
+
+    def wait(self, pending, num_returns, timeout):
+        finish = max(self.done_at[ref] for ref in pending)
+        self.now = min(self.now + timeout, finish)
+        return [r for r in pending if self.done_at[r] <= self.now], [r for r in pending if self.done_at[r] > self.now]
+
+    def get(self, ref):
+        return f"result of {ref}"
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    def install(done_at):
+        ray = FakeRay(done_at)
+        monkeypatch.setattr(calls.time, "monotonic", ray.monotonic)
+        monkeypatch.setattr(calls.ray, "wait", ray.wait)
+        monkeypatch.setattr(calls.ray, "get", ray.get)
+        return ray
+
+    return install
+
+
+def test_a_long_wait_says_what_it_waits_for_every_minute(fake, caplog):
+    fake({"a": 10.0, "b": 150.0})
+    with caplog.at_level(logging.INFO, logger="actors.calls"):
+        results = calls.wait({"rollout 0: generate": "a", "learner rank 0: train_step": "b"}, timeout_s=1800)
+    assert results == {"rollout 0: generate": "result of a", "learner rank 0: train_step": "result of b"}
+    notes = [r.getMessage() for r in caplog.records]
+    assert notes == ["still waiting for learner rank 0: train_step: 60 s so far (the limit is cluster.call_timeout_s=1800)",
+                     "still waiting for learner rank 0: train_step: 120 s so far (the limit is cluster.call_timeout_s=1800)"]
+
+
+def test_a_call_past_the_limit_is_an_error_naming_the_actor(fake):
+    clock = fake({"a": 5000.0})
+    with pytest.raises(calls.ActorCallError, match=r"reference: score did not answer within 300 s"):
+        calls.wait({"reference: score": "a"}, timeout_s=300)
+    assert clock.now == 300

@@ -1,0 +1,89 @@
+"""The algorithm registry: every configured algorithm has one entry, and a new one is one file plus one
+line (the README's worked example, registered here for the test) that the config and the learner accept."""
+
+import random
+
+import pytest
+import torch
+
+from core.config import AlgorithmConfig, ConfigError, LearnerConfig, load_config
+from core.records import Sample
+from learner import algorithms
+from learner.algorithms.base import Algorithm
+from learner.algorithms.dpo_family import PairObjective
+from learner.objectives import LearnerBatch
+from rewards.signals import pair_signal
+
+
+class HingePairs(PairObjective):
+    """SLiC-HF's calibration loss (Zhao et al. 2023) on log-ratios: max(0, 1 - beta (ratio_w - ratio_l))."""
+
+    def pair_loss(self, margin, mb, count):
+        return torch.relu(1 - self.cfg.beta * (margin[mb.chosen] - margin[mb.rejected])).sum() / count
+
+
+HINGE = Algorithm("hinge", pair_signal, HingePairs, compares_samples=True)
+
+
+@pytest.fixture
+def with_hinge(monkeypatch):
+    monkeypatch.setattr(algorithms, "REGISTRY", [*algorithms.REGISTRY, HINGE])
+
+
+def test_every_algorithm_and_feedback_form_has_one_entry():
+    forms = [(entry.name, entry.feedback) for entry in algorithms.REGISTRY]
+    assert len(forms) == len(set(forms))
+    assert algorithms.names() == ["dpo", "grpo", "ipo", "kto", "ppo", "rdpo", "rloo", "simpo", "una"]
+    for feedback in ("score", "binary", "pairwise"):
+        assert algorithms.lookup(AlgorithmConfig(feedback=feedback)).feedback == feedback
+    assert algorithms.lookup(AlgorithmConfig(name="ppo", feedback="binary")).name == "ppo"  # feedback is UNA's
+
+
+def test_an_unregistered_name_is_a_config_error_listing_the_registered_ones():
+    with pytest.raises(ConfigError, match="algorithm.name 'hinge' is not registered; choose one of .*'dpo'"):
+        load_config(None, ["algorithm.name=hinge"])
+
+
+def test_what_an_entry_needs_of_the_config_is_checked_from_the_entry(with_hinge):
+    assert load_config(None, ["algorithm.name=hinge"]).algorithm.name == "hinge"
+    with pytest.raises(ConfigError, match="hinge compares the samples of a prompt"):
+        load_config(None, ["algorithm.name=hinge", "rollout.samples_per_prompt=1"])
+    with pytest.raises(ConfigError, match="algorithm.beta must be positive for hinge"):
+        load_config(None, ["algorithm.name=hinge", "algorithm.beta=0"])
+    with pytest.raises(ConfigError, match="learner.merging works with the single-update algorithms .not ppo"):
+        load_config(None, ["algorithm.name=ppo", "learner.merging=onties"])
+    load_config(None, ["algorithm.name=grpo", "algorithm.beta=0"])  # GRPO's loss has no beta
+
+
+def test_a_registered_toy_algorithm_trains_through_the_learner(with_hinge, tiny_model_path):
+    from learner.engine import PolicyLearner
+
+    rng = random.Random(0)
+    samples = []
+    for i in range(8):
+        response = [rng.randrange(10, 200) for _ in range(rng.randrange(3, 9))]
+        samples.append(Sample(f"s{i}", f"p{i // 4}", "", [5, 60, 70, 6], response, "", [-5.5] * len(response),
+                              "length", 0, 0, 0))
+    rewards = [0.1, 0.4, 0.3, 0.9, 0.8, 0.2, 0.2, 0.6]
+    cfg = AlgorithmConfig(name="hinge", beta=0.1)
+    learner = PolicyLearner(tiny_model_path, LearnerConfig(lr=3e-3, micro_batch_size=4), cfg, 8, seed=0)
+    reference = learner.sequence_logprobs(samples)
+    signal = algorithms.lookup(cfg).learning_signal(cfg, samples, rewards, rewards)
+    assert signal.pairs == [(3, 0), (4, 5)]  # best against worst of each prompt
+    batch = LearnerBatch(samples, reference, signal)
+    losses = [learner.train_step(batch).loss for _ in range(5)]
+    assert losses[-1] < losses[0] == pytest.approx(1.0)  # hinge at margin 0: 1 per pair, normalised by pairs
+    moved = [sum(a) - sum(r) for a, r in zip(learner.sequence_logprobs(samples), reference)]
+    assert all(moved[chosen] > moved[rejected] for chosen, rejected in signal.pairs)
+
+
+def test_update_statistics_over_ranks_sum_the_shares_and_average_the_details():
+    from core.records import UpdateStats
+
+    ranks = [UpdateStats(0.25, 2.0, 0, {"pair_accuracy": 1.0}, {"value_loss": 0.5}),
+             UpdateStats(0.5, 2.0, 1, {"pair_accuracy": 0.5}, {"value_loss": 0.25})]
+    combined = UpdateStats.over_ranks(ranks)
+    assert (combined.loss, combined.grad_norm, combined.nonfinite_microbatches) == (0.75, 2.0, 1)
+    assert combined.details == {"pair_accuracy": 0.75} and combined.shares == {"value_loss": 0.75}
+    assert combined.metrics() == {"loss": 0.75, "grad_norm": 2.0, "nonfinite_microbatches": 1.0,
+                                  "pair_accuracy": 0.75, "value_loss": 0.75}
