@@ -7,7 +7,8 @@ TABLE:
   algorithms-b  Task B (writing, proxy reward model, hidden gold): the same
   stopping      Task B: where each stopping check would fire against where gold peaked, per seed
   refresh       Task B: reference refresh (never, every iteration, EMA) and online against iterative mode
-  tax           Task B with the arithmetic guard: plain AdamW, OnDARE, OnTIES
+  tax           Task B with the arithmetic guard: plain AdamW, OnDARE, OnTIES, PAFT (the base model aligned in
+                parallel, then TIES-merged with the lab model, its SFT delta trimmed to PAFT_DENSITY)
   judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
 
 A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
@@ -38,6 +39,8 @@ ALGORITHMS = {
     "ppo": ["algorithm.name=ppo"], "grpo": ["algorithm.name=grpo"], "rloo": ["algorithm.name=rloo"],
     "dpo": ["algorithm.name=dpo"], "kto": ["algorithm.name=kto"],
 }
+PAFT = "paft"  # a row of three steps rather than one run: see paft_run
+PAFT_DENSITY = 0.2  # the share of the SFT delta (lab model - base) the TIES merge keeps
 RUN_TIMEOUT_S = 3600  # one lab run takes 2-4 minutes here; a hung one fails the table instead of waiting forever
 TASK_B_SLOW = ["learner.lr=3e-4", "algorithm.beta=0.05", "train.steps_per_iteration=10"]
 
@@ -62,6 +65,7 @@ TABLES = {
     "tax": Table("task_b", {
         "plain": [], "ondare": ["learner.merging=ondare", "learner.merge_reserve_rate=0.1", "learner.merge_alpha=1e-2"],
         "onties": ["learner.merging=onties", "learner.merge_reserve_rate=0.1", "learner.merge_alpha=1e-2"],
+        PAFT: ["model.tiny.sft_steps=0"],  # the aligned half: the same training from the base model
     }, TASK_B_SLOW + ["train.iterations=8"]),
     "judges": Table("task_b", {
         "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],
@@ -102,18 +106,44 @@ def finished(folder: Path) -> dict | None:
 
 
 def run(table: Table, row: str, seed: int, out: Path, extra: list[str]) -> dict:
-    """One launch.py run, or the finished one already in its folder."""
-    folder = out / f"{row}-s{seed}"
+    """One launch.py run, or the finished one already in its folder (PAFT: three steps, see paft_run)."""
+    if row == PAFT:
+        return paft_run(table, seed, out, extra)
+    return launch(table.preset, out / f"{row}-s{seed}", [*table.common, *table.rows[row], *extra, f"train.seed={seed}"])
+
+
+def launch(preset: str, folder: Path, overrides: list[str]) -> dict:
     summary = finished(folder)
     if summary is not None:
         return summary
-    command = [sys.executable, "launch.py", "--config", f"configs/lab/{table.preset}.yaml", "--output-dir", str(folder),
-               *table.common, *table.rows[row], *extra, f"train.seed={seed}"]
-    print(f"  {row} seed {seed}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
+    command = [sys.executable, "launch.py", "--config", f"configs/lab/{preset}.yaml", "--output-dir", str(folder),
+               *overrides]
+    print(f"  {folder.name}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     if done.returncode != 0:
-        raise RuntimeError(f"{row} seed {seed} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{folder.name} failed:\n{done.stderr[-3000:]}")
     return finished(folder)
+
+
+def paft_run(table: Table, seed: int, out: Path, extra: list[str]) -> dict:
+    """PAFT (parallel training, then merging): the base model (the lab model before its warm start) trained
+    like the plain row; its aligned weights TIES-merged with the lab model (learner/merge_models.py, the SFT
+    delta trimmed to PAFT_DENSITY); the merge evaluated on the same held-out prompts (train.iterations=0).
+    Returned as a history from the lab model (the plain row's evaluation before training) to the merge."""
+    from learner.merge_models import merge_models
+
+    plain = run(table, "plain", seed, out, extra)
+    proxy = f"reward.model_path={plain['config']['reward']['model_path']}"  # the same proxy, whatever the policy
+    aligned = launch(table.preset, out / f"{PAFT}-aligned-s{seed}",
+                     [*table.common, *table.rows[PAFT], *extra, f"train.seed={seed}", proxy])
+    merged = out / f"{PAFT}-merged-s{seed}"
+    if not (merged / "config.json").is_file():
+        merge_models(aligned["model_path"], plain["model_path"], aligned["paths"]["checkpoints"][-1], str(merged),
+                     "ties", PAFT_DENSITY)
+    evaluated = launch(table.preset, out / f"{PAFT}-s{seed}", [f"model.path={merged}", "train.iterations=0",
+                                                                f"train.seed={seed}", proxy])
+    final = dict(evaluated["iterations"][0], iteration=aligned["iterations"][-1]["iteration"], kl_to_initial=None)
+    return {**evaluated, "iterations": [plain["iterations"][0], final], "phase_seconds": aligned["phase_seconds"]}
 
 
 def mean_interval(values: list[float]) -> tuple[float, float]:
