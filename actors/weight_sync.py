@@ -9,36 +9,41 @@ transformers model, not a vLLM engine: it always takes the buckets.
 from __future__ import annotations
 
 import ray
+from ray.actor import ActorHandle
 
 from actors.calls import wait
-from actors.group import Actors
+from actors.learner_group import LearnerGroup
+from actors.reference import ReferenceScorer
+from actors.rollout_pool import RolloutPool
 
 
-def push_weights(actors: Actors, version: int, reference: bool, ema_rate: float | None = None,
+def push_weights(learner: LearnerGroup, rollout: RolloutPool, version: int, timeout_s: float, transport: str = "ray",
+                 reference: ActorHandle[ReferenceScorer] | None = None, ema_rate: float | None = None,
                  ) -> ray.ObjectRef | None:
-    """Returns the exported buckets' object reference (None when nothing was exported: nccl, no reference)."""
+    """The learner's weights into every rollout engine (and the reference, when given: replaced, or blended
+    with ema_rate). Returns the exported buckets' object reference (None when nothing was exported: nccl
+    without a reference)."""
     calls: dict[str, ray.ObjectRef] = {}
     weights = None
-    if actors.transport == "nccl":
-        engines = actors.rollout.engines
-        actors.learner.send_weights_nccl(engines, actors.rollout.workers)
+    if transport == "nccl":
+        learner.send_weights_nccl(rollout.engines, rollout.workers)
         calls |= {f"rollout engine {i}: update_weight_version": e.update_weight_version.remote(str(version))
-                  for i, e in enumerate(engines)}
+                  for i, e in enumerate(rollout.engines)}
     else:
-        weights = actors.learner.export_weights()
-        calls |= actors.rollout.load_weights(weights, version)
-    if reference:
-        weights = weights or actors.learner.export_weights()
-        calls["reference: load_weights"] = actors.reference.load_weights.remote(weights, version, ema_rate)
-    wait(calls, actors.timeout_s)
+        weights = learner.export_weights()
+        calls |= rollout.load_weights(weights, version)
+    if reference is not None:
+        weights = weights or learner.export_weights()
+        calls["reference: load_weights"] = reference.load_weights.remote(weights, version, ema_rate)
+    wait(calls, timeout_s)
     return weights
 
 
-def verify_sync(actors: Actors, samples, tolerance: float, version: int) -> float:
+def verify_sync(rollout: RolloutPool, learner: LearnerGroup, samples, tolerance: float, version: int) -> float:
     """The largest difference between the engines' and the learner's log-probs of the same tokens."""
-    engine = actors.rollout.response_logprobs(samples)
-    learner = actors.learner.sequence_logprobs(samples)
-    diff = max((abs(a - b) for ea, la in zip(engine, learner) for a, b in zip(ea, la)), default=0.0)
+    engine = rollout.response_logprobs(samples)
+    policy = learner.sequence_logprobs(samples)
+    diff = max((abs(a - b) for ea, la in zip(engine, policy) for a, b in zip(ea, la)), default=0.0)
     if diff > tolerance:
         raise RuntimeError(f"weight sync check failed: the rollout engine's log-probs differ from the learner's "
                            f"by up to {diff:.2e} (tolerance {tolerance:.0e}) after pushing version {version}")

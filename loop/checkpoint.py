@@ -17,10 +17,16 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import ConfigError
 from loop.state import LoopState
+
+if TYPE_CHECKING:
+    from ray.actor import ActorHandle
+
+    from actors.learner_group import LearnerGroup
+    from actors.reference import ReferenceScorer
 
 STATE_FILE = "state.json"
 REFERENCE_FILE = "reference.safetensors"
@@ -28,36 +34,30 @@ REFERENCE_FILE = "reference.safetensors"
 RESUMABLE_CHANGES = ("train.iterations", "stopping.")
 
 
-def actor_saver(actors, moving_reference: bool) -> Callable[[Path], None]:
+def actor_saver(learner: LearnerGroup, moving_reference: ActorHandle[ReferenceScorer] | None,
+                timeout_s: float) -> Callable[[Path], None]:
     """What write_checkpoint calls: the learner writes the model and its DeepSpeed state, the reference its
-    weights when they move."""
+    weights when they move (moving_reference: the reference scorer then, else None)."""
     from actors.calls import wait
 
     def save(staging: Path) -> None:
-        learner = actors.learner
         calls = {f"learner rank {i}: save_pretrained": ref for i, ref in enumerate(learner.save_pretrained(str(staging)))}
         calls |= {f"learner rank {i}: save_state": ref
                   for i, ref in enumerate(learner.save_state(str(staging / "resume" / "learner")))}
-        if moving_reference:
-            calls["reference: save_weights"] = actors.reference.save_weights.remote(str(staging / "resume" / REFERENCE_FILE))
-        wait(calls, actors.timeout_s)
+        if moving_reference is not None:
+            calls["reference: save_weights"] = moving_reference.save_weights.remote(str(staging / "resume" / REFERENCE_FILE))
+        wait(calls, timeout_s)
 
     return save
 
 
-def restore_actors(actors, folder: Path, policy_version: int, moving_reference: bool):
-    """Load a checkpoint's learner state, push its weights to the generators (and its reference weights to
-    the reference); returns the exported weights' object reference."""
+def restore_reference(reference: ActorHandle[ReferenceScorer], folder: Path, policy_version: int,
+                      timeout_s: float) -> None:
+    """A moving reference's weights as the checkpoint saved them."""
     from actors.calls import wait_one
-    from actors.weight_sync import push_weights
 
-    resume = folder / "resume"
-    actors.learner.load_state(str(resume / "learner"))
-    weights = push_weights(actors, policy_version, reference=False)
-    if moving_reference:
-        ref = actors.reference.load_weights.remote([(resume / REFERENCE_FILE).read_bytes()], policy_version)
-        wait_one(ref, "reference: load_weights", actors.timeout_s)
-    return weights
+    ref = reference.load_weights.remote([(folder / "resume" / REFERENCE_FILE).read_bytes()], policy_version)
+    wait_one(ref, "reference: load_weights", timeout_s)
 
 
 def folder_of(out_dir: Path, iteration: int) -> Path:

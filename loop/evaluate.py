@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ray.actor import ActorHandle
+
 from actors.calls import wait
-from actors.group import Actors
+from actors.oracle import Oracle
+from actors.reference import ReferenceScorer
+from actors.rollout_pool import RolloutPool
 from core.records import Feedback, Prompt, Sample
 from rewards.base import RewardSource
 from rewards.guard import mean_score, mean_value
@@ -58,12 +62,13 @@ def win_rate(new: dict[str, list[float]], old: dict[str, list[float]]) -> float:
     return wins / pairs if pairs else float("nan")
 
 
-def evaluate(actors: Actors, prompts: list[Prompt], samples_per_prompt: int, seed: int, iteration: int,
-             measures: Measures) -> Evaluation:
-    """Same seed every time, so differences between iterations come from the policy, not the sampling."""
-    samples = actors.rollout.generate(prompts, samples_per_prompt, seed, iteration, 0, "eval")
-    calls = {"oracle: score": actors.oracle.score.remote(samples), "initial: score": actors.initial.score.remote(samples)}
-    results = wait(calls, actors.timeout_s)
+def evaluate(rollout: RolloutPool, oracle: ActorHandle[Oracle], initial: ActorHandle[ReferenceScorer], timeout_s: float,
+             prompts: list[Prompt], samples_per_prompt: int, seed: int, iteration: int, measures: Measures) -> Evaluation:
+    """Same seed every time, so differences between iterations come from the policy, not the sampling.
+    initial: the scorer of the initial policy's log-probs (KL to it)."""
+    samples = rollout.generate(prompts, samples_per_prompt, seed, iteration, 0, "eval")
+    calls = {"oracle: score": oracle.score.remote(samples), "initial: score": initial.score.remote(samples)}
+    results = wait(calls, timeout_s)
     feedback, initial = results["oracle: score"], results["initial: score"]
     kl = [sum(s.behaviour_logprobs) - sum(ref) for s, ref in zip(samples, initial)]
     reward = mean_value(feedback)
@@ -73,13 +78,13 @@ def evaluate(actors: Actors, prompts: list[Prompt], samples_per_prompt: int, see
     if measures.gold is not None:
         result.gold = mean_score(measures.gold, samples)
     if measures.greedy:
-        greedy = actors.rollout.generate(prompts, 1, seed, iteration, 0, "eval-greedy", greedy=True)
-        greedy_feedback = wait({"oracle: score": actors.oracle.score.remote(greedy)}, actors.timeout_s)["oracle: score"]
+        greedy = rollout.generate(prompts, 1, seed, iteration, 0, "eval-greedy", greedy=True)
+        greedy_feedback = wait({"oracle: score": oracle.score.remote(greedy)}, timeout_s)["oracle: score"]
         result.greedy_reward = mean_value(greedy_feedback)
         result.greedy_gold = mean_score(measures.gold, greedy) if measures.gold is not None else None
         result.extra["eval-greedy"] = (greedy, greedy_feedback)
     if measures.guard is not None and measures.guard_prompts:
-        answers = actors.rollout.generate(measures.guard_prompts, 1, seed, iteration, 0, "guard", greedy=True)
+        answers = rollout.generate(measures.guard_prompts, 1, seed, iteration, 0, "guard", greedy=True)
         guard_feedback = measures.guard.score(answers)
         result.guard = mean_value(guard_feedback)
         result.extra["guard"] = (answers, guard_feedback)

@@ -251,11 +251,14 @@ class TrainingLoop:
         state.policy_version += 1
         ema = train.reference_refresh == "ema"
         every_k = train.reference_refresh == "every_k_steps" and state.updates % train.reference_refresh_steps == 0
-        self.latest_weights = push_weights(self.actors, state.policy_version, ema or every_k,
+        a = self.actors
+        self.latest_weights = push_weights(a.learner, a.rollout, state.policy_version, a.timeout_s, a.transport,
+                                           a.reference if ema or every_k else None,
                                            train.reference_ema_rate if ema else None)
 
     def _verify_sync(self, samples) -> float:
-        return verify_sync(self.actors, samples, SYNC_TOLERANCE[self.cfg.model.dtype], self.state.policy_version)
+        return verify_sync(self.actors.rollout, self.actors.learner, samples, SYNC_TOLERANCE[self.cfg.model.dtype],
+                           self.state.policy_version)
 
     def _refresh_reference(self) -> None:
         if self.cfg.train.reference_refresh == "every_iteration":
@@ -273,7 +276,8 @@ class TrainingLoop:
             state.iteration = iteration
             state.checkpoints.append(str(checkpoint.folder_of(self.out_dir, iteration)))
             state.phase_seconds = self.timer.totals()
-            save = checkpoint.actor_saver(self.actors, moving_reference)
+            save = checkpoint.actor_saver(self.actors.learner, self.actors.reference if moving_reference else None,
+                                          self.actors.timeout_s)
             checkpoint.write_checkpoint(self.out_dir, iteration, save, state, self.cfg.to_dict(),
                                         self.prompts.digest(), self.metrics.bytes_written())
             checkpoint.prune_resume_states(self.out_dir, self.cfg.train.keep_resume_states)
@@ -282,15 +286,20 @@ class TrainingLoop:
         """Put every actor and the data cursor back where the checkpoint left them."""
         for _ in range(self.state.batches_drawn):
             next(batches)
-        self.latest_weights = checkpoint.restore_actors(self.actors, self.resume_from, self.state.policy_version,
-                                                        self.cfg.train.reference_refresh != "never")
+        a, version = self.actors, self.state.policy_version
+        a.learner.load_state(str(self.resume_from / "resume" / "learner"))
+        self.latest_weights = push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport)
+        if self.cfg.train.reference_refresh != "never":
+            checkpoint.restore_reference(a.reference, self.resume_from, version, a.timeout_s)
         self.timer.restore(self.state.phase_seconds)
 
     def _evaluate(self, iteration: int, seconds: float, train_samples: int) -> IterationRow:
         cfg = self.cfg
         with self.timer.phase("evaluate"):
-            result: Evaluation = evaluate(self.actors, self.prompts.eval, cfg.rollout.samples_per_prompt,
-                                          _seed(cfg.train.seed, -1), iteration, self.measures)
+            a = self.actors
+            result: Evaluation = evaluate(a.rollout, a.oracle, a.initial, a.timeout_s, self.prompts.eval,
+                                          cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, -1), iteration,
+                                          self.measures)
         self.records.write(f"eval-i{iteration}", result.samples, result.feedback, [None] * len(result.samples))
         for name, (samples, feedback) in result.extra.items():
             self.records.write(f"{name}-i{iteration}", samples, feedback, [None] * len(samples))

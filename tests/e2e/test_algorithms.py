@@ -86,7 +86,7 @@ def test_preset_runs_and_updates(preset, shared_actors, tiny_model_path, tmp_pat
                       cfg.cluster.weight_bucket_mb)
         preset_actors = dataclasses.replace(actors, learner=learner)
         # the generator starts from the initial weights too, whatever the previous preset taught it
-        push_weights(preset_actors, 0, reference=False)
+        push_weights(learner, actors.rollout, 0, actors.timeout_s)
         result = TrainingLoop(cfg, preset_actors, prompts, tmp_path).run()
     finally:
         ray.kill(learner.ranks[0])
