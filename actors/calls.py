@@ -16,6 +16,10 @@ PATIENCE_S = 60.0
 class ActorCallError(RuntimeError):
     """A remote call timed out or its actor died; the message names the actor and the call."""
 
+    def __init__(self, message: str, died: bool = False):
+        super().__init__(message)
+        self.died = died  # the actor's process ended (Ray restarts it when it may: cluster.max_restarts)
+
 
 def wait(refs: dict[str, ray.ObjectRef], timeout_s: float) -> dict[str, Any]:
     """The results of calls named by their actor ("rollout engine 1: generate"), all within timeout_s."""
@@ -39,7 +43,7 @@ def wait(refs: dict[str, ray.ObjectRef], timeout_s: float) -> dict[str, Any]:
         try:
             results[name] = ray.get(ref)
         except ray.exceptions.RayActorError as err:
-            raise ActorCallError(f"{name}: the actor died; its error follows:\n{err}") from err
+            raise ActorCallError(f"{name}: the actor died; its error follows:\n{err}", died=True) from err
     return results
 
 

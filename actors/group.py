@@ -55,8 +55,10 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     groups = create_placement_groups(plan, cfg.cluster.call_timeout_s)
     timeout = cfg.cluster.call_timeout_s
 
-    def place(cls, slot: ActorSlot):
-        return ray.remote(cls).options(**actor_options(slot, groups))
+    def place(cls, slot: ActorSlot, restarts: int = 0):
+        return ray.remote(cls).options(**actor_options(slot, groups), max_restarts=restarts)
+
+    restarts = cfg.cluster.max_restarts  # engines and the oracle hold no state the loop cannot give back
 
     samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
     max_model_len = cfg.data.max_prompt_tokens + cfg.rollout.max_new_tokens
@@ -64,7 +66,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     if cfg.reward.kind == "self_judge":  # the rollout engines read the (longer) judge prompts too
         max_model_len = max(max_model_len, judge_len)
     nccl = cfg.cluster.weight_transport == "nccl"
-    engines = [place(RolloutEngine, s).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
+    engines = [place(RolloutEngine, s, restarts).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
                                               s.tensor_parallel, nccl) for s in plan.slots("rollout")]
     scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size)
                for s in plan.slots("reference")]
@@ -72,7 +74,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     if cfg.reward.kind == "llm_judge":
         judge_path = cfg.reward.judge.model_path
         (slot,) = plan.slots("judge")
-        judge = place(RolloutEngine, slot).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
+        judge = place(RolloutEngine, slot, restarts).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
                                                   slot.tensor_parallel)
     rollout = RolloutPool(engines, timeout, cfg.cluster.rollout.tensor_parallel)
     judge_engines = None
@@ -86,7 +88,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         rollout=rollout,
         reference=scorers[0],
         initial=scorers[-1],  # a second scorer only when the reference moves
-        oracle=place(Oracle, oracle_slot).remote(cfg.reward, judge_engines, judge_path),
+        oracle=place(Oracle, oracle_slot, restarts).remote(cfg.reward, judge_engines, judge_path),
         learner=learner,
         timeout_s=timeout,
         judge=judge,

@@ -1,28 +1,24 @@
-"""The one call that moves the learner's new weights into the rollout engines (and the reference).
+"""The one call that moves the learner's new weights into the rollout engines.
 
 Two transports behind it (cluster.weight_transport): ray, safetensors buckets exported once by learner rank 0
 and fetched by every receiver from Ray's object store (CPU, small models); nccl, vLLM's NCCL weight-transfer
 engine from learner rank 0 straight into every engine's workers (GPUs). The reference scorer is a
-transformers model, not a vLLM engine: it always takes the buckets.
+transformers model, not a vLLM engine: it always takes the buckets (the loop's _load_reference).
 """
 
 from __future__ import annotations
 
 import ray
-from ray.actor import ActorHandle
 
 from actors.calls import wait
 from actors.learner_group import LearnerGroup
-from actors.reference import ReferenceScorer
 from actors.rollout_pool import RolloutPool
 
 
-def push_weights(learner: LearnerGroup, rollout: RolloutPool, version: int, timeout_s: float, transport: str = "ray",
-                 reference: ActorHandle[ReferenceScorer] | None = None, ema_rate: float | None = None,
-                 ) -> ray.ObjectRef | None:
-    """The learner's weights into every rollout engine (and the reference, when given: replaced, or blended
-    with ema_rate). Returns the exported buckets' object reference (None when nothing was exported: nccl
-    without a reference)."""
+def push_weights(learner: LearnerGroup, rollout: RolloutPool, version: int, timeout_s: float,
+                 transport: str = "ray") -> ray.ObjectRef | None:
+    """The learner's weights into every rollout engine. Returns the exported buckets' object reference (None
+    with the nccl transport, which exports none); the reference scorer loads those buckets (loop/training.py)."""
     calls: dict[str, ray.ObjectRef] = {}
     weights = None
     if transport == "nccl":
@@ -32,9 +28,6 @@ def push_weights(learner: LearnerGroup, rollout: RolloutPool, version: int, time
     else:
         weights = learner.export_weights()
         calls |= rollout.load_weights(weights, version)
-    if reference is not None:
-        weights = weights or learner.export_weights()
-        calls["reference: load_weights"] = reference.load_weights.remote(weights, version, ema_rate)
     wait(calls, timeout_s)
     return weights
 

@@ -239,6 +239,9 @@ class ClusterConfig:
     weight_bucket_mb: Annotated[int, AT_LEAST_1] = 256
     # every remote call and collective: a hang becomes an error naming the actor
     call_timeout_s: Annotated[float, POSITIVE] = 1800.0
+    # a rollout engine or the oracle whose process dies is restarted by Ray, given the current weights, and the
+    # step retried, this many times in a run; then the run stops with an error (and resumes from its checkpoint)
+    max_restarts: Annotated[int, AT_LEAST_0] = 3
 
 
 @dataclass

@@ -41,7 +41,9 @@ def write_report(run_dir: Path) -> Path:
     phases = summary["phase_seconds"]
     lines += ["", "Seconds per phase: " + ", ".join(f"{k} {v}" for k, v in phases.items()), "",
               f"Abstentions: {summary['abstentions']}; prompts dropped for ties: {summary.get('prompts_dropped_for_ties', 0)}; "
-              f"skipped prompt rows: {summary['skipped_prompts'] or 'none'}.", "", "![curves](curves.png)", ""]
+              f"skipped prompt rows: {summary['skipped_prompts'] or 'none'}; "
+              f"actors restarted after their process died: {summary.get('actor_restarts', 0)}.", "",
+              "![curves](curves.png)", ""]
     return write_text_atomic(run_dir / "report.md", "\n".join(lines))
 
 

@@ -46,6 +46,7 @@ class LoopState:
     abstentions: int = 0
     ties_dropped: int = 0
     nonfinite_updates: int = 0  # in a row
+    actor_restarts: int = 0  # rollout engines or the oracle restarted after their process died
     rows: list[IterationRow] = field(default_factory=list)
     previous_rewards: dict[str, list[float]] = field(default_factory=dict)  # held-out rewards per prompt, last eval
     checkpoints: list[str] = field(default_factory=list)

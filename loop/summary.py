@@ -23,6 +23,7 @@ def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory
         "phase_seconds": result.phase_seconds,
         "peak_memory_mb": peak_memory_mb,
         "abstentions": result.abstentions,
+        "actor_restarts": result.actor_restarts,
         "prompts_dropped_for_ties": result.ties_dropped,
         "skipped_prompts": skipped_prompts,
         "ray": ray_info,

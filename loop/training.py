@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import ray
 from tqdm import tqdm
 
-from actors.calls import wait_one
+from actors.calls import ActorCallError, wait_one
 from actors.group import Actors
 from actors.weight_sync import push_weights, verify_sync
 from core.config import RunConfig
@@ -42,6 +43,7 @@ from rewards.normalize import score_targets
 from rewards.signals import mismatched_samples
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
 
 
@@ -54,6 +56,7 @@ class LoopResult:
     abstentions: int
     ties_dropped: int
     nonfinite_updates: int
+    actor_restarts: int
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -98,7 +101,7 @@ class TrainingLoop:
     def result(self) -> LoopResult:
         state = self.state
         return LoopResult(state.rows, self.stop.reason, self.stop.detail, state.checkpoints, state.abstentions,
-                          state.ties_dropped, state.nonfinite_updates, self.timer.totals())
+                          state.ties_dropped, state.nonfinite_updates, state.actor_restarts, self.timer.totals())
 
     def _iterate(self) -> Stop:
         train, state = self.cfg.train, self.state
@@ -177,10 +180,11 @@ class TrainingLoop:
         """Generate, score, build the learning signal and reference log-probs; record every sample."""
         cfg, actors = self.cfg, self.actors
         with self.timer.phase("generate"):
-            samples = actors.rollout.generate(prompts, cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, global_step),
-                                              iteration, step)
+            samples = self._retried(lambda: actors.rollout.generate(
+                prompts, cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, global_step), iteration, step))
         with self.timer.phase("score"):
-            feedback = wait_one(actors.oracle.score.remote(samples), "oracle: score", actors.timeout_s)
+            feedback = self._retried(lambda: wait_one(actors.oracle.score.remote(samples), "oracle: score",
+                                                      actors.timeout_s))
         kept = [(s, fb) for s, fb in zip(samples, feedback) if fb.value is not None]
         self.state.abstentions += len(samples) - len(kept)
         if not kept:
@@ -209,6 +213,25 @@ class TrainingLoop:
             log.warning("step %d: every prompt's samples tied; no pair to learn from", global_step)
             return None, stats
         return LearnerBatch(kept_samples, reference, signal, mismatched, mismatched_reference), stats
+
+    def _retried(self, call: Callable[[], T]) -> T:
+        """call(), again after an actor it used died and Ray restarted it (cluster.max_restarts in a run): the
+        rollout engines first get the current weights back. Nothing was recorded for the failed call, and its
+        seeds are the same, so every sample is still recorded once. Other errors, and deaths past the limit,
+        stop the run (its last checkpoint resumes)."""
+        while True:
+            try:
+                return call()
+            except ActorCallError as err:
+                limit = self.cfg.cluster.max_restarts
+                if not err.died or self.state.actor_restarts >= limit:
+                    raise
+                self.state.actor_restarts += 1
+                log.warning("%s\nRay restarts it (restart %d of cluster.max_restarts=%d); the rollout engines get "
+                            "policy version %d again and the call is retried", str(err).splitlines()[0],
+                            self.state.actor_restarts, limit, self.state.policy_version)
+                a = self.actors
+                push_weights(a.learner, a.rollout, self.state.policy_version, a.timeout_s, a.transport)
 
     def _learn(self, batch: LearnerBatch, push: bool = True) -> tuple[UpdateStats, dict[str, float]]:
         """One batch's updates; then (online mode) the new weights go to the generator, checked if configured.
@@ -251,22 +274,29 @@ class TrainingLoop:
         state.policy_version += 1
         ema = train.reference_refresh == "ema"
         every_k = train.reference_refresh == "every_k_steps" and state.updates % train.reference_refresh_steps == 0
-        a = self.actors
-        self.latest_weights = push_weights(a.learner, a.rollout, state.policy_version, a.timeout_s, a.transport,
-                                           a.reference if ema or every_k else None,
-                                           train.reference_ema_rate if ema else None)
+        a, version = self.actors, state.policy_version
+        # the engines (retried if one dies: loading weights twice is harmless), then the reference (an EMA step
+        # applied twice would not be)
+        self.latest_weights = self._retried(lambda: push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport))
+        if ema or every_k:
+            self._load_reference(train.reference_ema_rate if ema else None)
 
     def _verify_sync(self, samples) -> float:
-        return verify_sync(self.actors.rollout, self.actors.learner, samples, SYNC_TOLERANCE[self.cfg.model.dtype],
-                           self.state.policy_version)
+        return self._retried(lambda: verify_sync(self.actors.rollout, self.actors.learner, samples,
+                                                 SYNC_TOLERANCE[self.cfg.model.dtype], self.state.policy_version))
 
     def _refresh_reference(self) -> None:
         if self.cfg.train.reference_refresh == "every_iteration":
             with self.timer.phase("sync"):
-                # the learner has not changed since the last push (every iteration's updates end with one)
-                weights = self.latest_weights or self.actors.learner.export_weights()
-                wait_one(self.actors.reference.load_weights.remote(weights, self.state.policy_version),
-                         "reference: load_weights", self.actors.timeout_s)
+                self._load_reference()
+
+    def _load_reference(self, ema_rate: float | None = None) -> None:
+        """The reference takes the policy's weights (or, with ema_rate, moves toward them). The learner has not
+        changed since the last push, so its buckets are reused when there are any."""
+        a = self.actors
+        weights = self.latest_weights or a.learner.export_weights()
+        wait_one(a.reference.load_weights.remote(weights, self.state.policy_version, ema_rate),
+                 "reference: load_weights", a.timeout_s)
 
     def _checkpoint(self, iteration: int) -> None:
         """The policy as a Hugging Face folder, and all a resumed run needs, committed by one rename."""
@@ -297,9 +327,9 @@ class TrainingLoop:
         cfg = self.cfg
         with self.timer.phase("evaluate"):
             a = self.actors
-            result: Evaluation = evaluate(a.rollout, a.oracle, a.initial, a.timeout_s, self.prompts.eval,
-                                          cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, -1), iteration,
-                                          self.measures)
+            result: Evaluation = self._retried(lambda: evaluate(
+                a.rollout, a.oracle, a.initial, a.timeout_s, self.prompts.eval, cfg.rollout.samples_per_prompt,
+                _seed(cfg.train.seed, -1), iteration, self.measures))
         self.records.write(f"eval-i{iteration}", result.samples, result.feedback, [None] * len(result.samples))
         for name, (samples, feedback) in result.extra.items():
             self.records.write(f"{name}-i{iteration}", samples, feedback, [None] * len(samples))
