@@ -47,5 +47,19 @@ def wait(refs: dict[str, ray.ObjectRef], timeout_s: float) -> dict[str, Any]:
     return results
 
 
+def wait_until_answering(actors: dict[str, ray.actor.ActorHandle], timeout_s: float) -> None:
+    """Until every actor answers a cheap call (node_id): an actor Ray is restarting refuses calls meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    for name, actor in actors.items():
+        while True:
+            try:
+                wait_one(actor.node_id.remote(), f"{name}: node_id", max(1.0, deadline - time.monotonic()))
+                break
+            except ActorCallError as err:
+                if not err.died or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+
+
 def wait_one(ref: ray.ObjectRef, name: str, timeout_s: float) -> Any:
     return wait({name: ref}, timeout_s)[name]

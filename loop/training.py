@@ -23,7 +23,7 @@ from typing import TypeVar
 import ray
 from tqdm import tqdm
 
-from actors.calls import ActorCallError, wait_one
+from actors.calls import ActorCallError, wait_one, wait_until_answering
 from actors.group import Actors
 from actors.weight_sync import push_weights, verify_sync
 from core.config import RunConfig
@@ -231,6 +231,7 @@ class TrainingLoop:
                             "policy version %d again and the call is retried", str(err).splitlines()[0],
                             self.state.actor_restarts, limit, self.state.policy_version)
                 a = self.actors
+                wait_until_answering(a.named(), a.timeout_s)
                 push_weights(a.learner, a.rollout, self.state.policy_version, a.timeout_s, a.transport)
 
     def _learn(self, batch: LearnerBatch, push: bool = True) -> tuple[UpdateStats, dict[str, float]]:
