@@ -9,22 +9,18 @@ import torch
 pytestmark = pytest.mark.slow
 
 
-def _batch():
-    from core.records import Sample, Signal
+def _batch(samples):
+    from core.records import Signal
     from learner.objectives import LearnerBatch
 
     rng = random.Random(0)
-    samples = []
-    for i in range(16):
-        response = [rng.randrange(10, 200) for _ in range(rng.randrange(3, 9))]
-        samples.append(Sample(f"s{i}", f"p{i // 4}", "", [5, 60, 70, 6], response, "", [-5.5] * len(response),
-                              "length", 0, 0, 0))
+    samples = samples(16, rng)
     targets = [rng.random() for _ in samples]
     reference = [[-5.0] * len(s.response_token_ids) for s in samples]
     return LearnerBatch(samples, reference, Signal("scores", scores=targets))
 
 
-def _train(ray, ranks: int, path: str, algorithm, zero_stage: int, lr: float = 1e-2, **learner):
+def _train(ray, samples, ranks: int, path: str, algorithm, zero_stage: int, lr: float = 1e-2, **learner):
     from actors.learner_group import LearnerGroup
     from core.config import LearnerConfig
     from learner.weights import iter_buckets
@@ -33,7 +29,7 @@ def _train(ray, ranks: int, path: str, algorithm, zero_stage: int, lr: float = 1
     try:
         config = LearnerConfig(lr=lr, micro_batch_size=4, zero_stage=zero_stage, **learner)
         group.start(path, config, algorithm, 16, 0, 256)
-        stats = [group.train_step(_batch()) for _ in range(2)]
+        stats = [group.train_step(_batch(samples)) for _ in range(2)]
         weights = dict(iter_buckets(ray.get(group.export_weights())))
     finally:
         for rank in group.ranks:
@@ -42,14 +38,14 @@ def _train(ray, ranks: int, path: str, algorithm, zero_stage: int, lr: float = 1
 
 
 @pytest.mark.parametrize("algorithm_name, zero_stage", [("una", 2), ("ppo", 3)])
-def test_two_ranks_update_like_one(ray_local, tiny_model_path, algorithm_name, zero_stage):
+def test_two_ranks_update_like_one(ray_local, random_samples, tiny_model_path, algorithm_name, zero_stage):
     from transformers import AutoModelForCausalLM
 
     from core.config import AlgorithmConfig
 
     algorithm = AlgorithmConfig(name=algorithm_name, beta=0.1)
-    one_stats, one = _train(ray_local, 1, tiny_model_path, algorithm, zero_stage)
-    two_stats, two = _train(ray_local, 2, tiny_model_path, algorithm, zero_stage)
+    one_stats, one = _train(ray_local, random_samples, 1, tiny_model_path, algorithm, zero_stage)
+    two_stats, two = _train(ray_local, random_samples, 2, tiny_model_path, algorithm, zero_stage)
     initial = AutoModelForCausalLM.from_pretrained(tiny_model_path).state_dict()
     assert sorted(one) == sorted(two)
     for name in one:
@@ -63,7 +59,8 @@ def test_two_ranks_update_like_one(ray_local, tiny_model_path, algorithm_name, z
 
 
 @pytest.mark.parametrize("method, zero_stage", [("onties", 0), ("onties", 2), ("onties", 3), ("ondare", 3)])
-def test_online_merging_on_two_ranks_merges_exactly(ray_local, tiny_model_path, tmp_path, method, zero_stage):
+def test_online_merging_on_two_ranks_merges_exactly(ray_local, random_samples, tiny_model_path, tmp_path, method,
+                                                    zero_stage):
     """Each rank holds tau and the update for its ZeRO partition only, and OnTIES's per-parameter trims add the
     ranks' counts. With alpha 1 and tau far larger than AdamW's steps, OnTIES adds trim(tau) at every step
     whatever the update was (the election takes tau's sign), so two steps give initial + 2 trim(tau) exactly;
@@ -84,7 +81,7 @@ def test_online_merging_on_two_ranks_merges_exactly(ray_local, tiny_model_path, 
     merging = dict(merging=method, merge_reserve_rate=0.3, merge_alpha=1.0, merge_base_path=tiny_model_path,
                    merge_sft_path=str(tmp_path / "sft"), lr=1e-5)
     algorithm = AlgorithmConfig(name="una", beta=0.1)
-    _, weights = _train(ray_local, 2, tiny_model_path, algorithm, zero_stage, **merging)
+    _, weights = _train(ray_local, random_samples, 2, tiny_model_path, algorithm, zero_stage, **merging)
     kept, total = 0, 0
     for name, param in initial.named_parameters():
         tau = dict(sft.named_parameters())[name].detach() - param.detach()

@@ -7,20 +7,15 @@ import pytest
 import torch
 
 from core.config import AlgorithmConfig, LearnerConfig
-from core.records import Sample, Signal
+from core.records import Signal
 from learner.algorithms import lookup
 from learner.objectives import LearnerBatch
 from rewards.signals import mismatched_samples
 
 
 @pytest.fixture(scope="module")
-def batch_parts():
-    rng = random.Random(0)
-    samples = []
-    for i in range(8):
-        response = [rng.randrange(10, 200) for _ in range(rng.randrange(3, 9))]
-        samples.append(Sample(f"s{i}", f"p{i // 4}", "", [5, 60, 70, 6], response, "", [-5.5] * len(response),
-                              "length", 0, 0, 0))
+def batch_parts(random_samples):
+    samples = random_samples(8, random.Random(0))
     rewards = [0.1, 0.4, 0.3, 0.9, 0.8, 0.2, 0.2, 0.6]
     return samples, rewards
 

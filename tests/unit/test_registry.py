@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from core.config import AlgorithmConfig, ConfigError, LearnerConfig, load_config
-from core.records import Sample
 from learner import algorithms
 from learner.algorithms.base import Algorithm
 from learner.algorithms.dpo_family import PairObjective
@@ -55,15 +54,10 @@ def test_what_an_entry_needs_of_the_config_is_checked_from_the_entry(with_hinge)
     load_config(None, ["algorithm.name=grpo", "algorithm.beta=0"])  # GRPO's loss has no beta
 
 
-def test_a_registered_toy_algorithm_trains_through_the_learner(with_hinge, tiny_model_path):
+def test_a_registered_toy_algorithm_trains_through_the_learner(with_hinge, tiny_model_path, random_samples):
     from learner.engine import PolicyLearner
 
-    rng = random.Random(0)
-    samples = []
-    for i in range(8):
-        response = [rng.randrange(10, 200) for _ in range(rng.randrange(3, 9))]
-        samples.append(Sample(f"s{i}", f"p{i // 4}", "", [5, 60, 70, 6], response, "", [-5.5] * len(response),
-                              "length", 0, 0, 0))
+    samples = random_samples(8, random.Random(0))
     rewards = [0.1, 0.4, 0.3, 0.9, 0.8, 0.2, 0.2, 0.6]
     cfg = AlgorithmConfig(name="hinge", beta=0.1)
     learner = PolicyLearner(tiny_model_path, LearnerConfig(lr=3e-3, micro_batch_size=4), cfg, 8, seed=0)
