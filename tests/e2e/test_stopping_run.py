@@ -1,4 +1,5 @@
-"""A real run that stops by plateau before its iteration limit (learning rate 0: the reward cannot improve)."""
+"""Real runs that stop before their iteration limit: a plateau (no gain can count: stopping.min_delta is
+larger than the reward's whole range), a time budget, a reward that always abstains, SIGTERM."""
 
 import json
 import subprocess
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 def test_run_stops_on_plateau_and_says_why(tmp_path, tiny_config):
     command = [sys.executable, "launch.py", "--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
-               "train.iterations=4", "train.steps_per_iteration=2", "learner.lr=0", "stopping.patience=1",
+               "train.iterations=4", "train.steps_per_iteration=2", "stopping.min_delta=10", "stopping.patience=1",
                "data.toy_eval_prompts=8"]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
