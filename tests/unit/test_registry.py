@@ -1,27 +1,30 @@
 """The algorithm registry: every configured algorithm has one entry, and a new one is one file plus one
-line (the README's worked example, registered here for the test) that the config and the learner accept."""
+line: the README's worked example, read from the README itself and registered here, is accepted by the
+config and trained by the learner."""
 
 import random
+import re
+from pathlib import Path
 
 import pytest
-import torch
 
 from core.config import AlgorithmConfig, ConfigError, LearnerConfig, load_config
 from learner import algorithms
-from learner.algorithms.base import Algorithm
-from learner.algorithms.dpo_family import PairObjective
 from learner.objectives import LearnerBatch
-from rewards.signals import pair_signal
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-class HingePairs(PairObjective):
-    """SLiC-HF's calibration loss (Zhao et al. 2023) on log-ratios: max(0, 1 - beta (ratio_w - ratio_l))."""
+def _readme_example() -> dict:
+    """The code block of the README's "Adding an algorithm" example, run as the module it describes."""
+    block = re.search(r"```python\n# learner/algorithms/hinge.py\n(.*?)```", README.read_text(), re.S)
+    assert block, "the README's worked example (learner/algorithms/hinge.py) is missing"
+    namespace: dict = {"__name__": "learner.algorithms.hinge"}
+    exec(compile(block.group(1), "README.md: learner/algorithms/hinge.py", "exec"), namespace)
+    return namespace
 
-    def pair_loss(self, margin, mb, count):
-        return torch.relu(1 - self.cfg.beta * (margin[mb.chosen] - margin[mb.rejected])).sum() / count
 
-
-HINGE = Algorithm("hinge", pair_signal, HingePairs, compares_samples=True)
+HINGE = _readme_example()["HINGE"]
 
 
 @pytest.fixture
