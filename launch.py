@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with lock:
         try:
-            _check_resume(cfg, out_dir, prompts.digest())
+            _check_resume(cfg, out_dir, prompts.digest)
         except ConfigError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

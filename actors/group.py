@@ -94,15 +94,20 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         judge=judge,
         transport=cfg.cluster.weight_transport,
     )
-    _wait_started(actors, cfg.cluster.call_timeout_s)
-    learner.start(model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed, cfg.cluster.weight_bucket_mb)
+    # the learner loads while the engines do (start-up is mostly one process's imports)
+    learner_start = learner.begin_start(model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed,
+                                        cfg.cluster.weight_bucket_mb)
+    _wait_started(actors, learner_start, cfg.cluster.call_timeout_s)
     actors.placement = wait({name: h.node_id.remote() for name, h in actors.named().items()}, timeout)
     return actors
 
 
-def _wait_started(actors: Actors, timeout_s: float) -> None:
+def _wait_started(actors: Actors, learner_start: dict[str, ray.ObjectRef], timeout_s: float) -> None:
+    """Until every actor has loaded its model (a call answers after the constructor ran) and the learner started."""
+    others = {f"{name}: start": h.peak_memory_mb.remote() for name, h in actors.named().items()
+              if not name.startswith("learner")}
     try:
-        wait({f"{name}: start": h.peak_memory_mb.remote() for name, h in actors.named().items()}, timeout_s)
+        wait(others | learner_start, timeout_s)
     except ActorCallError as err:
         raise ActorCallError(f"an actor failed to start: {err}") from err
 

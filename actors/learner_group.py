@@ -40,11 +40,17 @@ class LearnerGroup:
 
     def start(self, model_path: str, learner, algorithm, max_sequences_per_step: int, seed: int,
               bucket_mb: int) -> None:
+        wait(self.begin_start(model_path, learner, algorithm, max_sequences_per_step, seed, bucket_mb), self.timeout_s)
+
+    def begin_start(self, model_path: str, learner, algorithm, max_sequences_per_step: int, seed: int,
+                    bucket_mb: int) -> dict[str, ray.ObjectRef]:
+        """Every rank's start, joined into one group, as calls to wait on (with other actors' starts)."""
         master_address = wait_one(self.ranks[0].address.remote(), "learner rank 0: address", self.timeout_s)
-        self._all("start", [r.start.remote(model_path, learner, algorithm, max_sequences_per_step, seed, rank=i,
-                                           world_size=len(self.ranks), master=master_address,
-                                           timeout_s=self.timeout_s, bucket_mb=bucket_mb)
-                            for i, r in enumerate(self.ranks)])
+        return {f"learner rank {i}: start": r.start.remote(model_path, learner, algorithm, max_sequences_per_step,
+                                                           seed, rank=i, world_size=len(self.ranks),
+                                                           master=master_address, timeout_s=self.timeout_s,
+                                                           bucket_mb=bucket_mb)
+                for i, r in enumerate(self.ranks)}
 
     def train_step(self, batch: LearnerBatch) -> UpdateStats:
         batch_ref = ray.put(batch)  # one copy in the object store, read by every rank

@@ -2,16 +2,71 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 import tempfile
+import threading
+import time
 
 from core.config import RolloutConfig
 from core.memory import ReportsMemory
 from core.records import Prompt, Sample
 
 SHARED_MEMORY = "/dev/shm"
+ENGINE_WATCH_S = 1.0  # how often a rollout engine checks that vLLM's engine-core process is alive
 
 
+def exit_for_restart() -> None:
+    """End this actor's process so that Ray restarts it (cluster.max_restarts) and the loop retries the call."""
+    print("vLLM's engine-core process exited unexpectedly (killed, perhaps for memory); this rollout engine "
+          "exits so that Ray restarts it", file=sys.stderr, flush=True)  # flushed: os._exit skips buffers
+    os._exit(1)
+
+
+def exit_when_engine_core_dies(llm) -> threading.Thread | None:
+    """Exit the actor when vLLM's engine-core process dies (as the OOM killer would pick it). vLLM 0.32
+    notices the death (its MPClient monitor sets resources.engine_dead) but a generate() already waiting for
+    outputs waits forever: its output thread stops without waking it. An engine in this process (no
+    engine-core process) has nothing to watch."""
+    resources = getattr(getattr(llm.llm_engine, "engine_core", None), "resources", None)
+    if not hasattr(resources, "engine_dead"):
+        return None
+
+    def watch() -> None:
+        while not resources.engine_dead:
+            time.sleep(ENGINE_WATCH_S)
+        exit_for_restart()
+
+    watcher = threading.Thread(target=watch, daemon=True, name="engine-core-watch")
+    watcher.start()
+    return watcher
+
+
+def exits_when_engine_dead(cls: type) -> type:
+    """Each public method of cls: a call made after the engine-core process died, before the watch noticed,
+    gets vLLM's EngineDeadError; the actor exits then too, so every caller sees the same thing (the actor
+    died, Ray restarts it). Matched by name: importing vLLM here would import it into the driver."""
+
+    def guarded(method):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as err:
+                if type(err).__name__ == "EngineDeadError":
+                    exit_for_restart()
+                raise
+
+        return call
+
+    for name, method in list(vars(cls).items()):
+        if callable(method) and not name.startswith("_"):
+            setattr(cls, name, guarded(method))
+    return cls
+
+
+@exits_when_engine_dead
 class RolloutEngine(ReportsMemory):
     def __init__(self, model_path: str, cfg: RolloutConfig, dtype: str, max_model_len: int, seed: int,
                  tensor_parallel: int = 1, nccl_weights: bool = False):
@@ -34,6 +89,7 @@ class RolloutEngine(ReportsMemory):
             distributed_executor_backend="ray" if tensor_parallel > 1 else None,
             **({"weight_transfer_config": {"backend": "nccl"}} if nccl_weights else {}),
         )
+        exit_when_engine_core_dies(self.llm)
 
     def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
                  split: str = "train", greedy: bool = False) -> list[Sample]:

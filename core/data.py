@@ -11,6 +11,7 @@ import random
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,10 @@ class PromptSets:
     skipped: Counter = field(default_factory=Counter)  # reason -> count, over both splits
     guard: list[Prompt] = field(default_factory=list)  # a guard task's own prompts (stopping.guard arithmetic)
 
+    @cached_property
     def digest(self) -> str:
-        """A fingerprint of every prompt and answer, in order: a resumed run must see the same data."""
+        """A fingerprint of every prompt and answer, in order: a resumed run must see the same data (computed
+        once: the sets are not changed after loading)."""
         hasher = hashlib.sha256()
         for name, prompts in (("train", self.train), ("eval", self.eval), ("guard", self.guard)):
             for p in prompts:

@@ -5,6 +5,7 @@ build lock left by a process killed mid-build, on which torch would wait forever
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from pathlib import Path
@@ -20,12 +21,17 @@ def prepare(world_size: int) -> None:
     """Call before deepspeed.init_distributed."""
     if torch.cuda.is_available():
         return  # NCCL does the collectives; the op is not built
-    import deepspeed.comm.torch as ds_torch
-
     if world_size == 1:
-        ds_torch.build_shm_op = lambda: None  # the backend then uses torch.distributed alone
+        backend_module().build_shm_op = lambda: None  # the backend then uses torch.distributed alone
         return
     check_no_stale_lock()
+
+
+def backend_module():
+    """deepspeed.comm.torch, the module whose TorchBackend loads the op. Not `import deepspeed.comm.torch as m`:
+    deepspeed.comm's `from .comm import *` rebinds its attribute `torch` to the torch package, so that import
+    returns torch itself once deepspeed is imported (and a patch there would change nothing)."""
+    return importlib.import_module("deepspeed.comm.torch")
 
 
 def check_no_stale_lock(now: float | None = None) -> None:

@@ -4,7 +4,7 @@ check per iteration.
 One step, top to bottom (every call below is a typed method on a Ray actor):
   samples   = rollout.generate(prompts)              vLLM, with behaviour log-probs
   feedback  = oracle.score(samples)                  one score per sample, or an abstention
-  signal    = algorithm.learning_signal(...)         score targets, labels, pairs or advantages (its registry entry)
+  signal    = algorithm.signal(...)                  score targets, labels, pairs or advantages (its registry entry)
   ref       = reference.score(samples)               log-probs under the reference policy
   stats     = learner.train_step(LearnerBatch(samples, ref, signal))   DeepSpeed
   rollout.load_weights(learner.export_weights())     the generator now samples from the new policy
@@ -15,25 +15,23 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
-import ray
 from tqdm import tqdm
 
-from actors.calls import ActorCallError, wait_one, wait_until_answering
+from actors.calls import wait_one
 from actors.group import Actors
-from actors.weight_sync import push_weights, verify_sync
 from core.config import RunConfig
 from core.data import PromptSets, prompt_batches
-from core.records import Prompt, UpdateStats
+from core.records import Feedback, Prompt, UpdateStats
 from learner.algorithms import lookup
 from learner.objectives import LearnerBatch
 from loop import checkpoint
 from loop.evaluate import Evaluation, Measures, evaluate, win_rate
 from loop.metrics import MetricsLog
+from loop.policy_sync import PolicySync
 from loop.records import RecordWriter
 from loop.state import IterationRow, LoopState, Stop, StopReason
 from loop.stopping import Evaluated, should_stop
@@ -43,8 +41,7 @@ from rewards.normalize import score_targets
 from rewards.signals import mismatched_samples
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
+MAX_QUOTED_REASONS = 3
 
 
 @dataclass
@@ -70,7 +67,7 @@ class TrainingLoop:
         self.resume_from = checkpoint.latest(out_dir)
         resumed_step = None
         if self.resume_from is not None:
-            self.state, records, metrics_bytes = checkpoint.read_state(self.resume_from, cfg.to_dict(), prompts.digest())
+            self.state, records, metrics_bytes = checkpoint.read_state(self.resume_from, cfg.to_dict(), prompts.digest)
             removed = checkpoint.discard_after(out_dir, records, metrics_bytes)
             resumed_step = self.state.step
             log.info("resuming from %s (iteration %d done; %d record files written after it discarded)",
@@ -79,10 +76,11 @@ class TrainingLoop:
             checkpoint.discard_after(out_dir, [], 0)  # a run killed before its first checkpoint starts over
         self.metrics = MetricsLog(out_dir, resumed_step)
         self.records = RecordWriter(out_dir / "records")
-        self.latest_weights: ray.ObjectRef | None = None  # the last exported weights, reused by the reference
+        self.sync = PolicySync(cfg, actors, self.state)
         self.measures = Measures(build_metric(cfg.evaluation.gold), build_guard(cfg.stopping.guard, cfg.data.source == "toy"),
                                  prompts.guard, cfg.evaluation.greedy)
         self.stop = Stop("not_started", "")
+        self.abstention_reasons: list[str] = []  # the first distinct ones, quoted when nothing can be learned
 
     def run(self) -> LoopResult:
         """Run every iteration; on an error or Ctrl-C, result() still describes what was done."""
@@ -125,8 +123,8 @@ class TrainingLoop:
                 learnable_steps += batch is not None
                 update = None
                 if batch is not None and train.mode == "online":
-                    update, sync = self._learn(batch)
-                    stats |= update.metrics() | sync
+                    update, synced = self._learn(batch)
+                    stats |= update.metrics() | synced
                 elif batch is not None:
                     collected.append(batch)
                 samples_seen += int(stats["samples"])
@@ -136,12 +134,15 @@ class TrainingLoop:
                     break
             bar.close()
             if not learnable_steps:
+                quoted = "; ".join(self.abstention_reasons) or "none"
                 return Stop("no_learning_signal", f"no step of iteration {iteration} had anything to learn from (the oracle "
                         f"abstained on every sample, or every prompt's samples tied: {self.state.abstentions} abstentions, "
-                        f"{self.state.ties_dropped} prompts dropped for ties so far); check the reward source")
+                        f"{self.state.ties_dropped} prompts dropped for ties so far); check the reward source. The first "
+                        f"reasons given for abstaining: {quoted}")
             if collected:
                 self._learn_iteration(collected, iteration)
-            self._refresh_reference()
+            with self.timer.phase("sync"):
+                self.sync.refresh_after_iteration()
             seconds = self.timer.totals()["total"] - started
             state.rows.append(self._evaluate(iteration, seconds, samples_seen))
             self._checkpoint(iteration)
@@ -180,12 +181,13 @@ class TrainingLoop:
         """Generate, score, build the learning signal and reference log-probs; record every sample."""
         cfg, actors = self.cfg, self.actors
         with self.timer.phase("generate"):
-            samples = self._retried(lambda: actors.rollout.generate(
+            samples = self.sync.retried(lambda: actors.rollout.generate(
                 prompts, cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, global_step), iteration, step))
         with self.timer.phase("score"):
-            feedback = self._retried(lambda: wait_one(actors.oracle.score.remote(samples), "oracle: score",
+            feedback = self.sync.retried(lambda: wait_one(actors.oracle.score.remote(samples), "oracle: score",
                                                       actors.timeout_s))
         kept = [(s, fb) for s, fb in zip(samples, feedback) if fb.value is not None]
+        self._note_abstentions(feedback)
         self.state.abstentions += len(samples) - len(kept)
         if not kept:
             log.warning("step %d: the oracle abstained on every sample; nothing to learn from", global_step)
@@ -194,7 +196,7 @@ class TrainingLoop:
         kept_samples = [s for s, _ in kept]
         raw = [fb.value for _, fb in kept]
         targets = score_targets(raw, [s.prompt_id for s in kept_samples], cfg.reward.normalization)
-        signal = self.algorithm.learning_signal(cfg.algorithm, kept_samples, raw, targets)
+        signal = self.algorithm.signal(cfg.algorithm, kept_samples, raw, targets)
         self.state.ties_dropped += signal.ties_dropped
         mismatched = mismatched_samples(kept_samples) if self.algorithm.needs_mismatched else []
         with self.timer.phase("reference"):
@@ -214,25 +216,12 @@ class TrainingLoop:
             return None, stats
         return LearnerBatch(kept_samples, reference, signal, mismatched, mismatched_reference), stats
 
-    def _retried(self, call: Callable[[], T]) -> T:
-        """call(), again after an actor it used died and Ray restarted it (cluster.max_restarts in a run): the
-        rollout engines first get the current weights back. Nothing was recorded for the failed call, and its
-        seeds are the same, so every sample is still recorded once. Other errors, and deaths past the limit,
-        stop the run (its last checkpoint resumes)."""
-        while True:
-            try:
-                return call()
-            except ActorCallError as err:
-                limit = self.cfg.cluster.max_restarts
-                if not err.died or self.state.actor_restarts >= limit:
-                    raise
-                self.state.actor_restarts += 1
-                log.warning("%s\nRay restarts it (restart %d of cluster.max_restarts=%d); the rollout engines get "
-                            "policy version %d again and the call is retried", str(err).splitlines()[0],
-                            self.state.actor_restarts, limit, self.state.policy_version)
-                a = self.actors
-                wait_until_answering(a.named(), a.timeout_s)
-                push_weights(a.learner, a.rollout, self.state.policy_version, a.timeout_s, a.transport)
+    def _note_abstentions(self, feedback: list[Feedback]) -> None:
+        """Keep the first few distinct reasons the oracle gave for abstaining, to quote if nothing is learned."""
+        for fb in feedback:
+            reason = f"{fb.source}: {fb.raw or 'no reason given'}"
+            if fb.value is None and len(self.abstention_reasons) < MAX_QUOTED_REASONS and reason not in self.abstention_reasons:
+                self.abstention_reasons.append(reason)
 
     def _learn(self, batch: LearnerBatch, push: bool = True) -> tuple[UpdateStats, dict[str, float]]:
         """One batch's updates; then (online mode) the new weights go to the generator, checked if configured.
@@ -240,26 +229,26 @@ class TrainingLoop:
         with self.timer.phase("learn"):
             update = self.actors.learner.train_step(batch)
         self.state.updates += 1
-        sync = {}
+        synced = {}
         if push:
             with self.timer.phase("sync"):
-                self._push_weights()
+                self.sync.push()
                 if self.cfg.train.verify_sync:
-                    sync["sync_max_logprob_diff"] = self._verify_sync(batch.samples[:4])
-        sync["policy_version"] = self.state.policy_version
-        return update, sync
+                    synced["sync_max_logprob_diff"] = self.sync.verify(batch.samples[:4])
+        synced["policy_version"] = self.state.policy_version
+        return update, synced
 
     def _learn_iteration(self, collected: list[LearnerBatch], iteration: int) -> None:
         """Iterative mode: train on the whole iteration's data for train.iterative_epochs, then push once."""
         for epoch in range(1, self.cfg.train.iterative_epochs + 1):
             for batch in tqdm(collected, desc=f"iteration {iteration} epoch {epoch}", unit="update"):
-                update, sync = self._learn(batch, push=False)
-                stats = update.metrics() | sync
+                update, synced = self._learn(batch, push=False)
+                stats = update.metrics() | synced
                 self.metrics.log(self.state.updates, {f"learn/{k}": v for k, v in stats.items()} | {"iteration": iteration})
                 if self._too_many_nonfinite(update):
                     return
         with self.timer.phase("sync"):
-            self._push_weights()
+            self.sync.push()
 
     def _too_many_nonfinite(self, update: UpdateStats) -> bool:
         state = self.state
@@ -268,36 +257,6 @@ class TrainingLoop:
 
     def _log_step(self, global_step: int, iteration: int, stats: dict[str, float]) -> None:
         self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | {"iteration": iteration})
-
-    def _push_weights(self) -> None:
-        """The generators always take the new weights, the reference when its schedule says."""
-        state, train = self.state, self.cfg.train
-        state.policy_version += 1
-        ema = train.reference_refresh == "ema"
-        every_k = train.reference_refresh == "every_k_steps" and state.updates % train.reference_refresh_steps == 0
-        a, version = self.actors, state.policy_version
-        # the engines (retried if one dies: loading weights twice is harmless), then the reference (an EMA step
-        # applied twice would not be)
-        self.latest_weights = self._retried(lambda: push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport))
-        if ema or every_k:
-            self._load_reference(train.reference_ema_rate if ema else None)
-
-    def _verify_sync(self, samples) -> float:
-        return self._retried(lambda: verify_sync(self.actors.rollout, self.actors.learner, samples,
-                                                 SYNC_TOLERANCE[self.cfg.model.dtype], self.state.policy_version))
-
-    def _refresh_reference(self) -> None:
-        if self.cfg.train.reference_refresh == "every_iteration":
-            with self.timer.phase("sync"):
-                self._load_reference()
-
-    def _load_reference(self, ema_rate: float | None = None) -> None:
-        """The reference takes the policy's weights (or, with ema_rate, moves toward them). The learner has not
-        changed since the last push, so its buckets are reused when there are any."""
-        a = self.actors
-        weights = self.latest_weights or a.learner.export_weights()
-        wait_one(a.reference.load_weights.remote(weights, self.state.policy_version, ema_rate),
-                 "reference: load_weights", a.timeout_s)
 
     def _checkpoint(self, iteration: int) -> None:
         """The policy as a Hugging Face folder, and all a resumed run needs, committed by one rename."""
@@ -310,25 +269,21 @@ class TrainingLoop:
             save = checkpoint.actor_saver(self.actors.learner, self.actors.reference if moving_reference else None,
                                           self.actors.timeout_s)
             checkpoint.write_checkpoint(self.out_dir, iteration, save, state, self.cfg.to_dict(),
-                                        self.prompts.digest(), self.metrics.bytes_written())
+                                        self.prompts.digest, self.metrics.bytes_written())
             checkpoint.prune_resume_states(self.out_dir, self.cfg.train.keep_resume_states)
 
     def _restore(self, batches: Iterator[list[Prompt]]) -> None:
         """Put every actor and the data cursor back where the checkpoint left them."""
         for _ in range(self.state.batches_drawn):
             next(batches)
-        a, version = self.actors, self.state.policy_version
-        a.learner.load_state(str(self.resume_from / "resume" / "learner"))
-        self.latest_weights = push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport)
-        if self.cfg.train.reference_refresh != "never":
-            checkpoint.restore_reference(a.reference, self.resume_from, version, a.timeout_s)
+        self.sync.restore(self.resume_from)
         self.timer.restore(self.state.phase_seconds)
 
     def _evaluate(self, iteration: int, seconds: float, train_samples: int) -> IterationRow:
         cfg = self.cfg
         with self.timer.phase("evaluate"):
             a = self.actors
-            result: Evaluation = self._retried(lambda: evaluate(
+            result: Evaluation = self.sync.retried(lambda: evaluate(
                 a.rollout, a.oracle, a.initial, a.timeout_s, self.prompts.eval, cfg.rollout.samples_per_prompt,
                 _seed(cfg.train.seed, -1), iteration, self.measures))
         self.records.write(f"eval-i{iteration}", result.samples, result.feedback, [None] * len(result.samples))

@@ -46,10 +46,6 @@ class Algorithm:
     # the sequences one optimizer step takes, of a batch of n (PPO splits a batch into minibatches)
     update_size: Callable[[AlgorithmConfig, int], int] = lambda cfg, n: n
 
-    def learning_signal(self, cfg: AlgorithmConfig, samples: list[Sample], rewards: list[float],
-                        targets: list[float]) -> Signal:
-        return self.signal(cfg, samples, rewards, targets)
-
     @property
     def single_update(self) -> bool:
         """One optimizer step per batch (what online merging needs to merge each update)."""

@@ -2,6 +2,8 @@
 
 The rollout engine, reference scorer and oracle are started once; each preset gets a learner actor of
 its own (with its objective, or PPO's critic) and the training loop, starting from the initial weights.
+Each must learn in the right direction: after its steps, each prompt's better-rewarded responses gained
+log-probability against its worse ones.
 The reward-model preset, whose oracle differs, runs through launch.py.
 """
 
@@ -88,7 +90,30 @@ def test_preset_runs_and_updates(preset, shared_actors, tiny_model_path, tmp_pat
         # the generator starts from the initial weights too, whatever the previous preset taught it
         push_weights(learner, actors.rollout, 0, actors.timeout_s)
         result = TrainingLoop(cfg, preset_actors, prompts, tmp_path).run()
+        favoured = _reward_weighted_change(learner, tmp_path / "records" / f"train-i1-s{STEPS}.parquet")
     finally:
         ray.kill(learner.ranks[0])
     assert result.stop_reason == "iteration_limit"
     _assert_updated(tmp_path, PRESETS[preset])
+    assert favoured > 0, f"{preset}: training lowered the better-rewarded samples against the worse ({favoured:.3f})"
+
+
+def _reward_weighted_change(learner, records: Path) -> float:
+    """The sum over the last step's samples of (reward - its prompt's mean reward) x (log pi - log pi_ref of
+    the response), pi the trained policy, pi_ref the initial one: positive when training raised each prompt's
+    better-rewarded responses against its worse ones (a loss with its direction reversed makes it negative)."""
+    import statistics
+    from collections import defaultdict
+
+    import pyarrow.parquet as pq
+
+    from core.records import Sample
+
+    rows = pq.read_table(records).to_pylist()
+    names = {f.name for f in dataclasses.fields(Sample)}
+    trained = learner.sequence_logprobs([Sample(**{k: v for k, v in row.items() if k in names}) for row in rows])
+    by_prompt = defaultdict(list)
+    for row, logprobs in zip(rows, trained):
+        by_prompt[row["prompt_id"]].append((row["reward"], sum(logprobs) - sum(row["reference_logprobs"])))
+    return sum((reward - statistics.mean(r for r, _ in group)) * change
+               for group in by_prompt.values() for reward, change in group)

@@ -50,6 +50,8 @@ def test_a_reward_that_always_abstains_stops_the_run_with_an_error(tmp_path, tin
     assert run.returncode == 1, run.stderr[-4000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stop_reason"] == "no_learning_signal" and "check the reward source" in summary["stop_detail"]
+    assert "reasons given for abstaining: " in summary["stop_detail"]
+    assert "abstain.py:never: returned None" in summary["stop_detail"]
     assert [row["iteration"] for row in summary["iterations"]] == [0]
 
 

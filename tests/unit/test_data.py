@@ -117,8 +117,8 @@ def test_a_damaged_parquet_file_is_a_data_error(tmp_path, tokenizer):
 def test_the_data_digest_changes_with_any_prompt_or_answer_and_only_then(tmp_path, tokenizer):
     rows = [{"prompt": f"write about {w}.", "answer": w} for w in ("cats", "dogs", "rain", "snow")]
     cfg = DataConfig(source=_write_jsonl(tmp_path / "p.jsonl", rows), answer_field="answer", eval_fraction=0.25)
-    digest = load_prompts(cfg, tokenizer, 0).digest()
-    assert load_prompts(cfg, tokenizer, 0).digest() == digest
+    digest = load_prompts(cfg, tokenizer, 0).digest
+    assert load_prompts(cfg, tokenizer, 0).digest == digest
     rows[2]["answer"] = "snowfall"
     _write_jsonl(tmp_path / "p.jsonl", rows)
-    assert load_prompts(cfg, tokenizer, 0).digest() != digest
+    assert load_prompts(cfg, tokenizer, 0).digest != digest

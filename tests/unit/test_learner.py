@@ -63,7 +63,7 @@ def test_every_objective_lowers_its_loss_on_a_fixed_batch(tiny_model_path, batch
     samples, rewards = batch_parts
     learner = _learner(tiny_model_path, 4, algorithm, lr=3e-3)
     reference = learner.sequence_logprobs(samples)
-    signal = lookup(algorithm).learning_signal(algorithm, samples, rewards, rewards)
+    signal = lookup(algorithm).signal(algorithm, samples, rewards, rewards)
     mismatched = mismatched_samples(samples)
     batch = LearnerBatch(samples, reference, signal, mismatched, learner.sequence_logprobs(mismatched))
     losses = [learner.train_step(batch).loss for _ in range(6)]
@@ -154,13 +154,16 @@ def test_a_single_rank_takes_another_port_when_its_port_is_taken():
 
 
 def test_one_rank_skips_the_shared_memory_op_and_a_stale_build_lock_is_named(tmp_path, monkeypatch):
-    import deepspeed.comm.torch as ds_torch
+    import sys
+
+    import deepspeed  # noqa: F401 -- imported first, as the learner does: deepspeed.comm.torch then names torch
 
     from learner import cpu_comm
 
-    monkeypatch.setattr(ds_torch, "build_shm_op", ds_torch.build_shm_op)  # restored after the test
+    backend = sys.modules["deepspeed.comm.torch"]  # the module TorchBackend reads build_shm_op from
+    monkeypatch.setattr(backend, "build_shm_op", backend.build_shm_op)  # restored after the test
     cpu_comm.prepare(world_size=1)
-    assert ds_torch.build_shm_op() is None  # no compile, no lock: one rank all-reduces nothing
+    assert backend.build_shm_op() is None  # no compile, no lock: one rank all-reduces nothing
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     lock = cpu_comm.build_directory() / "lock"
     assert lock.parent.is_relative_to(tmp_path)

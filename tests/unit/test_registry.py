@@ -65,7 +65,7 @@ def test_a_registered_toy_algorithm_trains_through_the_learner(with_hinge, tiny_
     cfg = AlgorithmConfig(name="hinge", beta=0.1)
     learner = PolicyLearner(tiny_model_path, LearnerConfig(lr=3e-3, micro_batch_size=4), cfg, 8, seed=0)
     reference = learner.sequence_logprobs(samples)
-    signal = algorithms.lookup(cfg).learning_signal(cfg, samples, rewards, rewards)
+    signal = algorithms.lookup(cfg).signal(cfg, samples, rewards, rewards)
     assert signal.pairs == [(3, 0), (4, 5)]  # best against worst of each prompt
     batch = LearnerBatch(samples, reference, signal)
     losses = [learner.train_step(batch).loss for _ in range(5)]

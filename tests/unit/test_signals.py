@@ -32,7 +32,7 @@ def test_group_advantages_per_prompt():
 
 def _signal(samples, raw, targets, **algorithm):
     cfg = AlgorithmConfig(**algorithm)
-    return lookup(cfg).learning_signal(cfg, samples, raw, targets)
+    return lookup(cfg).signal(cfg, samples, raw, targets)
 
 
 def test_learning_signal_per_algorithm():

@@ -52,3 +52,41 @@ def test_a_call_past_the_limit_is_an_error_naming_the_actor(fake):
     with pytest.raises(calls.ActorCallError, match=r"reference: score did not answer within 300 s"):
         calls.wait({"reference: score": "a"}, timeout_s=300)
     assert clock.now == 300
+
+
+def test_a_rollout_engine_exits_when_its_engine_core_process_dies(monkeypatch):
+    """vLLM marks its engine core dead but a waiting generate() never wakes, and a later call raises
+    EngineDeadError: either way the actor must exit (Ray then restarts it)."""
+    import threading
+    from types import SimpleNamespace
+
+    from actors import rollout
+
+    exited = threading.Event()
+    monkeypatch.setattr(rollout, "exit_for_restart", exited.set)
+    monkeypatch.setattr(rollout, "ENGINE_WATCH_S", 0.01)
+    resources = SimpleNamespace(engine_dead=False)
+    llm = SimpleNamespace(llm_engine=SimpleNamespace(engine_core=SimpleNamespace(resources=resources)))
+    watcher = rollout.exit_when_engine_core_dies(llm)
+    assert not exited.wait(0.1)  # alive: nothing happens
+    resources.engine_dead = True
+    assert exited.wait(5)
+    watcher.join(1)
+    in_process = SimpleNamespace(llm_engine=SimpleNamespace(engine_core=SimpleNamespace()))
+    assert rollout.exit_when_engine_core_dies(in_process) is None
+
+    class EngineDeadError(RuntimeError):  # vLLM's, matched by name
+        pass
+
+    @rollout.exits_when_engine_dead
+    class Engine:
+        def generate(self, error):
+            raise error
+
+    exited.clear()
+    with pytest.raises(ValueError):
+        Engine().generate(ValueError("another error is the caller's"))
+    assert not exited.is_set()
+    with pytest.raises(EngineDeadError):  # (the real exit never returns)
+        Engine().generate(EngineDeadError())
+    assert exited.is_set()

@@ -1,0 +1,88 @@
+"""Every actor on the learner's current policy: weight pushes to the rollout engines, the reference's
+refresh schedule, the sync check, and a call retried after Ray restarted an actor that died."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import ray
+
+from actors.calls import ActorCallError, wait_one, wait_until_answering
+from actors.group import Actors
+from actors.weight_sync import push_weights, verify_sync
+from core.config import RunConfig
+from core.records import Sample
+from loop import checkpoint
+from loop.state import LoopState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
+
+
+class PolicySync:
+    def __init__(self, cfg: RunConfig, actors: Actors, state: LoopState):
+        self.cfg, self.actors, self.state = cfg, actors, state
+        self.latest_weights: ray.ObjectRef | None = None  # the last exported weights, reused by the reference
+
+    def retried(self, call: Callable[[], T]) -> T:
+        """call(), again after an actor it used died and Ray restarted it (cluster.max_restarts in a run): the
+        rollout engines first get the current weights back. Nothing was recorded for the failed call, and its
+        seeds are the same, so every sample is still recorded once. Other errors, and deaths past the limit,
+        stop the run (its last checkpoint resumes)."""
+        while True:
+            try:
+                return call()
+            except ActorCallError as err:
+                limit = self.cfg.cluster.max_restarts
+                if not err.died or self.state.actor_restarts >= limit:
+                    raise
+                self.state.actor_restarts += 1
+                log.warning("%s\nRay restarts it (restart %d of cluster.max_restarts=%d); the rollout engines get "
+                            "policy version %d again and the call is retried", str(err).splitlines()[0],
+                            self.state.actor_restarts, limit, self.state.policy_version)
+                a = self.actors
+                wait_until_answering(a.named(), a.timeout_s)
+                push_weights(a.learner, a.rollout, self.state.policy_version, a.timeout_s, a.transport)
+
+    def push(self) -> None:
+        """A new policy version: the generators always take it, the reference when its schedule says."""
+        state, train = self.state, self.cfg.train
+        state.policy_version += 1
+        ema = train.reference_refresh == "ema"
+        every_k = train.reference_refresh == "every_k_steps" and state.updates % train.reference_refresh_steps == 0
+        a, version = self.actors, state.policy_version
+        # the engines (retried if one dies: loading weights twice is harmless), then the reference (an EMA step
+        # applied twice would not be)
+        self.latest_weights = self.retried(lambda: push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport))
+        if ema or every_k:
+            self.load_reference(train.reference_ema_rate if ema else None)
+
+    def verify(self, samples: list[Sample]) -> float:
+        """The largest difference between the engines' and the learner's log-probs of these samples."""
+        return self.retried(lambda: verify_sync(self.actors.rollout, self.actors.learner, samples,
+                                                SYNC_TOLERANCE[self.cfg.model.dtype], self.state.policy_version))
+
+    def refresh_after_iteration(self) -> None:
+        """train.reference_refresh every_iteration: the reference takes the policy."""
+        if self.cfg.train.reference_refresh == "every_iteration":
+            self.load_reference()
+
+    def load_reference(self, ema_rate: float | None = None) -> None:
+        """The reference takes the policy's weights (or, with ema_rate, moves toward them). The learner has not
+        changed since the last push, so its buckets are reused when there are any."""
+        a = self.actors
+        weights = self.latest_weights or a.learner.export_weights()
+        wait_one(a.reference.load_weights.remote(weights, self.state.policy_version, ema_rate),
+                 "reference: load_weights", a.timeout_s)
+
+    def restore(self, folder: Path) -> None:
+        """The learner, the engines and a moving reference as the checkpoint in folder left them."""
+        a, version = self.actors, self.state.policy_version
+        a.learner.load_state(str(folder / "resume" / "learner"))
+        self.latest_weights = push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport)
+        if self.cfg.train.reference_refresh != "never":
+            checkpoint.restore_reference(a.reference, folder, version, a.timeout_s)
