@@ -219,8 +219,10 @@ class TrainingLoop:
     def _note_abstentions(self, feedback: list[Feedback]) -> None:
         """Keep the first few distinct reasons the oracle gave for abstaining, to quote if nothing is learned."""
         for fb in feedback:
+            if len(self.abstention_reasons) == MAX_QUOTED_REASONS:
+                return
             reason = f"{fb.source}: {fb.raw or 'no reason given'}"
-            if fb.value is None and len(self.abstention_reasons) < MAX_QUOTED_REASONS and reason not in self.abstention_reasons:
+            if fb.value is None and reason not in self.abstention_reasons:
                 self.abstention_reasons.append(reason)
 
     def _learn(self, batch: LearnerBatch, push: bool = True) -> tuple[UpdateStats, dict[str, float]]:
