@@ -11,7 +11,7 @@ from ray.actor import ActorHandle
 from actors.calls import ActorCallError, wait
 from actors.learner_group import LearnerGroup
 from actors.oracle import Oracle
-from actors.placement import actor_options, cluster_nodes, create_placement_groups
+from actors.placement import actor_options, cluster_nodes, create_placement_groups, smallest_node_cpus
 from actors.reference import ReferenceScorer
 from actors.rollout import RolloutEngine
 from actors.rollout_pool import RolloutPool
@@ -50,13 +50,15 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     """Check the plan fits the cluster, create every actor in its bundle, then wait until all have loaded
     their models (or fail naming the one that did not)."""
     plan = build_plan(cfg)
-    check_fits(plan, cluster_nodes(), "this Ray cluster")
+    nodes = cluster_nodes()
+    check_fits(plan, nodes, "this Ray cluster")
+    node_cpus = smallest_node_cpus(nodes)
     log.info("%s", describe(plan))
     groups = create_placement_groups(plan, cfg.cluster.call_timeout_s)
     timeout = cfg.cluster.call_timeout_s
 
     def place(cls, slot: ActorSlot, restarts: int = 0):
-        return ray.remote(cls).options(**actor_options(slot, groups), max_restarts=restarts)
+        return ray.remote(cls).options(**actor_options(slot, groups, node_cpus), max_restarts=restarts)
 
     restarts = cfg.cluster.max_restarts  # engines and the oracle hold no state the loop cannot give back
 
@@ -65,10 +67,11 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     judge_len = cfg.reward.judge.max_prompt_tokens + cfg.reward.judge.max_new_tokens
     if cfg.reward.kind == "self_judge":  # the rollout engines read the (longer) judge prompts too
         max_model_len = max(max_model_len, judge_len)
-    nccl = cfg.cluster.weight_transport == "nccl"
     engines = [place(RolloutEngine, s, restarts).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
-                                              s.tensor_parallel, nccl) for s in plan.slots("rollout")]
-    scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size)
+                                              s.tensor_parallel, cfg.cluster.weight_transport)
+               for s in plan.slots("rollout")]
+    scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
+                                                 cfg.learner.max_tokens_per_micro_batch)
                for s in plan.slots("reference")]
     judge, judge_path = None, ""
     if cfg.reward.kind == "llm_judge":
@@ -83,7 +86,8 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     elif cfg.reward.kind == "self_judge":  # the policy judges itself on every rollout engine
         judge_engines, judge_path = rollout, model_path
     (oracle_slot,) = plan.slots("oracle")
-    learner = LearnerGroup.create([actor_options(s, groups) for s in plan.slots("learner")], timeout)
+    ranks = plan.slots("learner")  # ranks that share a node train at once: they split its cores
+    learner = LearnerGroup.create([actor_options(s, groups, node_cpus / len(ranks)) for s in ranks], timeout)
     actors = Actors(
         rollout=rollout,
         reference=scorers[0],

@@ -63,6 +63,10 @@ class LearnerGroup:
             self._all("export_weights", refs[1:], first=1)  # the others only joined the gather
         return refs[0]
 
+    def write_shared_weights(self) -> dict:
+        """cluster.weight_transport shm: rank 0's layout of the weights it wrote to shared memory."""
+        return self._all("write_shared_weights", [r.write_shared_weights.remote() for r in self.ranks])[0]
+
     def send_weights_nccl(self, engines: list[ray.actor.ActorHandle], engine_gpus: int) -> None:
         self._all("send_weights_nccl", [r.send_weights_nccl.remote(engines, engine_gpus) for r in self.ranks])
 

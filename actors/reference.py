@@ -12,16 +12,16 @@ from learner.weights import iter_buckets, serialize_state_dict
 
 
 class ReferenceScorer(ReportsMemory):
-    def __init__(self, model_path: str, micro_batch_size: int):
+    def __init__(self, model_path: str, micro_batch_size: int, max_tokens_per_micro_batch: int = 0):
         from transformers import AutoModelForCausalLM
 
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(compute_device()).eval()
         self.pad_token_id = self.model.config.pad_token_id or 0
-        self.micro_batch_size = micro_batch_size
+        self.micro_batch_size, self.max_tokens = micro_batch_size, max_tokens_per_micro_batch
         self.version = 0
 
     def score(self, samples: list[Sample]) -> list[list[float]]:
-        return response_logprobs(self.model, samples, self.pad_token_id, self.micro_batch_size)
+        return response_logprobs(self.model, samples, self.pad_token_id, self.micro_batch_size, self.max_tokens)
 
     @torch.no_grad()
     def load_weights(self, buckets: list[bytes], version: int, ema_rate: float | None = None) -> None:

@@ -69,7 +69,7 @@ def exits_when_engine_dead(cls: type) -> type:
 @exits_when_engine_dead
 class RolloutEngine(ReportsMemory):
     def __init__(self, model_path: str, cfg: RolloutConfig, dtype: str, max_model_len: int, seed: int,
-                 tensor_parallel: int = 1, nccl_weights: bool = False):
+                 tensor_parallel: int = 1, weight_transport: str = "ray"):
         # The CPU build reads its KV-cache size from the environment of the process that starts it.
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.kv_cache_gib))
         from vllm import LLM
@@ -87,7 +87,8 @@ class RolloutEngine(ReportsMemory):
             # on GPUs: shards on the GPUs of the placement group this actor was started in
             tensor_parallel_size=tensor_parallel,
             distributed_executor_backend="ray" if tensor_parallel > 1 else None,
-            **({"weight_transfer_config": {"backend": "nccl"}} if nccl_weights else {}),
+            # nccl and shm: vLLM's weight-transfer engine (shm is ours, registered by the worker extension's module)
+            **({"weight_transfer_config": {"backend": weight_transport}} if weight_transport != "ray" else {}),
         )
         exit_when_engine_core_dies(self.llm)
 
@@ -133,6 +134,16 @@ class RolloutEngine(ReportsMemory):
                     file.write(bucket)
             self.llm.collective_rpc("load_weights_from_files", args=(paths,))
         self.llm.reset_prefix_cache()  # cached KV blocks were computed by the old weights
+        self.policy_version = version
+
+    def load_shared_weights(self, update: dict, version: int) -> None:
+        """cluster.weight_transport shm: the weights learner rank 0 wrote to shared memory, loaded through vLLM's
+        weight-transfer API (start, update, finish: the calls the nccl transport's client makes)."""
+        from vllm.distributed.weight_transfer.base import WeightTransferUpdateRequest
+
+        self.llm.start_weight_update()
+        self.llm.update_weights(WeightTransferUpdateRequest(update_info=update))
+        self.finish_weight_update()
         self.policy_version = version
 
     # cluster.weight_transport nccl: learner rank 0 drives these through vLLM's RayVLLMWeightSyncClient

@@ -46,6 +46,11 @@ class RolloutPool:
         return {f"{self.role} {i}: load_weights": engine.load_weights.remote(weights, version)
                 for i, engine in enumerate(self.engines)}
 
+    def load_shared_weights(self, update: dict, version: int) -> dict[str, ray.ObjectRef]:
+        """Start every engine's load of the weights in shared memory (cluster.weight_transport shm)."""
+        return {f"{self.role} {i}: load_shared_weights": engine.load_shared_weights.remote(update, version)
+                for i, engine in enumerate(self.engines)}
+
     def _scatter(self, what: str, items: list, call: Callable[[ray.actor.ActorHandle, list], ray.ObjectRef]) -> list:
         """call(engine, shard) on each engine's contiguous shard; the results joined back in item order."""
         shards = contiguous_shards(items, len(self.engines))

@@ -1,4 +1,5 @@
-"""A vLLM worker extension that loads weights from safetensors bucket files.
+"""In vLLM's worker process: an extension that loads weights from safetensors bucket files (the ray
+transport), and the "shm" weight-transfer backend registered in vLLM's engine registry (the shm transport).
 
 Names avoid vLLM's own worker methods (update_weights, start_weight_update, finish_weight_update).
 The model runner's reload_weights repacks weights the way the CPU backend needs; the model's own
@@ -14,7 +15,6 @@ class FileWeightLoader:
         """Load safetensors bucket files (written to shared memory by the RolloutEngine actor)."""
         import logging
 
-        import torch
         from safetensors.torch import load_file
 
         # Every reload warns that RotaryEmbedding (no weights) and the tied lm_head "failed to load";
@@ -30,12 +30,85 @@ class FileWeightLoader:
                     yield item
 
         self.model_runner.reload_weights(weights_iterator=counted())
-        model = self.model_runner.get_model()
-        if getattr(model.config, "tie_word_embeddings", False) and hasattr(model, "lm_head"):
-            # vLLM 0.32's layer-wise reload skips a tied lm_head ("ParallelLMHead: Failed to load
-            # weights"), so its CPU kernel keeps a packed copy of the old embedding: repack it.
-            with torch.no_grad():
-                if model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr():
-                    model.lm_head.weight.copy_(model.model.embed_tokens.weight)
-            model.lm_head.quant_method.process_weights_after_loading(model.lm_head)
+        retie_lm_head(self.model_runner.get_model())
         return loaded
+
+
+def retie_lm_head(model) -> None:
+    """vLLM 0.32's layer-wise reload skips a tied lm_head ("ParallelLMHead: Failed to load weights"), so its
+    CPU kernel keeps a packed copy of the old embedding: copy and repack it."""
+    import torch
+
+    if getattr(model.config, "tie_word_embeddings", False) and hasattr(model, "lm_head"):
+        with torch.no_grad():
+            if model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr():
+                model.lm_head.weight.copy_(model.model.embed_tokens.weight)
+        model.lm_head.quant_method.process_weights_after_loading(model.lm_head)
+
+
+def register_shm_backend() -> None:
+    """vLLM's WeightTransferEngineFactory learns "shm" when this module is imported in its worker (as the
+    worker extension's module it is, before the worker builds its weight-transfer engine)."""
+    from dataclasses import dataclass, field
+
+    import torch
+    from vllm.distributed.weight_transfer.base import (
+        WeightTransferEngine,
+        WeightTransferInitInfo,
+        WeightTransferUpdateInfo,
+    )
+    from vllm.distributed.weight_transfer.factory import WeightTransferEngineFactory
+    from vllm.model_executor.model_loader.reload import finalize_layerwise_reload, initialize_layerwise_reload
+
+    from learner.shm_weights import read_tensors
+
+    @dataclass
+    class SharedMemoryInitInfo(WeightTransferInitInfo):
+        pass  # nothing to rendezvous: the file's path comes with each update
+
+    @dataclass
+    class SharedMemoryUpdateInfo(WeightTransferUpdateInfo):
+        path: str
+        host: str
+        total: int
+        names: list[str] = field(default_factory=list)
+        dtype_names: list[str] = field(default_factory=list)
+        shapes: list[list[int]] = field(default_factory=list)
+        offsets: list[int] = field(default_factory=list)
+
+    class SharedMemoryWeightTransfer(WeightTransferEngine[SharedMemoryInitInfo, SharedMemoryUpdateInfo]):
+        """The learner's weights from a file in shared memory (learner/shm_weights.py), loaded as the NCCL
+        and IPC backends load theirs: the model's load_weights inside vLLM's layer-wise reload."""
+
+        init_info_cls = SharedMemoryInitInfo
+        update_info_cls = SharedMemoryUpdateInfo
+
+        def init_transfer_engine(self, init_info: SharedMemoryInitInfo) -> None:
+            pass
+
+        def start_weight_update(self) -> None:
+            initialize_layerwise_reload(self.model)
+
+        def update_weights(self, update_info: dict) -> None:
+            # the base class ends with torch.accelerator.synchronize(), which raises where there is no accelerator
+            self.receive_weights(self.parse_update_info(update_info))
+            if torch.accelerator.is_available():
+                torch.accelerator.synchronize()
+
+        def receive_weights(self, update_info: SharedMemoryUpdateInfo) -> None:
+            self.model.load_weights(read_tensors(vars(update_info)))
+
+        def finish_weight_update(self) -> None:
+            finalize_layerwise_reload(self.model, self.model_config)
+            retie_lm_head(self.model)
+
+        def shutdown(self) -> None:
+            pass
+
+    try:
+        WeightTransferEngineFactory.register_engine("shm", SharedMemoryWeightTransfer)
+    except ValueError:
+        pass  # registered already (this module imported twice)
+
+
+register_shm_backend()

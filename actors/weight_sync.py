@@ -1,9 +1,11 @@
 """The one call that moves the learner's new weights into the rollout engines.
 
-Two transports behind it (cluster.weight_transport): ray, safetensors buckets exported once by learner rank 0
-and fetched by every receiver from Ray's object store (CPU, small models); nccl, vLLM's NCCL weight-transfer
-engine from learner rank 0 straight into every engine's workers (GPUs). The reference scorer is a
-transformers model, not a vLLM engine: it always takes the buckets (the loop's _load_reference).
+Three transports behind it (cluster.weight_transport): ray, safetensors buckets exported once by learner rank 0
+and fetched by every receiver from Ray's object store (any node); shm, learner rank 0 writes the weights once
+into shared memory and every engine on its machine loads them through vLLM's weight-transfer API
+(learner/shm_weights.py, one machine); nccl, vLLM's NCCL weight-transfer engine from learner rank 0 straight
+into every engine's workers (GPUs). The reference scorer is a transformers model, not a vLLM engine: it always
+takes the buckets (PolicySync.load_reference).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from actors.rollout_pool import RolloutPool
 def push_weights(learner: LearnerGroup, rollout: RolloutPool, version: int, timeout_s: float,
                  transport: str = "ray") -> ray.ObjectRef | None:
     """The learner's weights into every rollout engine. Returns the exported buckets' object reference (None
-    with the nccl transport, which exports none); the reference scorer loads those buckets (loop/training.py)."""
+    with the nccl and shm transports, which export none); the reference scorer loads those buckets."""
     calls: dict[str, ray.ObjectRef] = {}
     weights = None
     if transport == "nccl":
         learner.send_weights_nccl(rollout.engines, rollout.workers)
         calls |= {f"rollout engine {i}: update_weight_version": e.update_weight_version.remote(str(version))
                   for i, e in enumerate(rollout.engines)}
+    elif transport == "shm":
+        calls |= rollout.load_shared_weights(learner.write_shared_weights(), version)
     else:
         weights = learner.export_weights()
         calls |= rollout.load_weights(weights, version)

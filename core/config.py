@@ -146,7 +146,11 @@ class LearnerConfig:
     lr: Annotated[float, POSITIVE] = 1e-3
     weight_decay: Annotated[float, AT_LEAST_0] = 0.0
     adam_betas: list[Annotated[float, Range(0, 1, high_open=True)]] = field(default_factory=lambda: [0.9, 0.999])
-    micro_batch_size: Annotated[int, AT_LEAST_1] = 16
+    micro_batch_size: Annotated[int, AT_LEAST_1] = 16  # sequences per micro-batch when max_tokens_per_micro_batch is 0
+    # > 0: micro-batches by tokens instead (sequences of similar length together, rows x longest <= this):
+    # the same gradient with less padding (bench/throughput.py). The reference scorer batches the same way;
+    # PPO's minibatches keep micro_batch_size.
+    max_tokens_per_micro_batch: Annotated[int, AT_LEAST_0] = 1024
     zero_stage: Literal[0, 1, 2, 3] = 2  # DeepSpeed ZeRO: 0 (none), 1 (optimizer), 2 (+ gradients), 3 (+ weights)
     grad_clip: Annotated[float, AT_LEAST_0] = 1.0
     critic_lr: Annotated[float, POSITIVE] = 1e-3  # PPO's value model
@@ -234,8 +238,9 @@ class ClusterConfig:
     reference: RoleResources = field(default_factory=RoleResources)  # also the KL-to-initial scorer when it moves
     oracle: RoleResources = field(default_factory=RoleResources)
     judge: RoleResources = field(default_factory=RoleResources)  # reward.kind llm_judge
-    # ray: safetensors buckets through Ray's object store (CPU, small models); nccl: vLLM's NCCL weight transfer
-    weight_transport: Literal["ray", "nccl"] = "ray"
+    # shm: one copy into shared memory, loaded through vLLM's weight-transfer API (engines on the learner's machine);
+    # ray: safetensors buckets through Ray's object store (any node, ~6x slower); nccl: vLLM's NCCL transfer (GPUs)
+    weight_transport: Literal["shm", "ray", "nccl"] = "shm"
     weight_bucket_mb: Annotated[int, AT_LEAST_1] = 256
     # every remote call and collective: a hang becomes an error naming the actor
     call_timeout_s: Annotated[float, POSITIVE] = 1800.0

@@ -192,7 +192,10 @@ def _check_roles(cfg: RunConfig) -> None:
             raise ConfigError(f"cluster.{role}.count: one {role} actor is supported (got {res.count})")
     if c.weight_transport == "nccl" and not (c.rollout.gpus > 0 and c.learner.gpus > 0):
         raise ConfigError("cluster.weight_transport nccl needs GPUs for the rollout engines and the learner "
-                          "(cluster.rollout.gpus, cluster.learner.gpus); on CPUs use ray")
+                          "(cluster.rollout.gpus, cluster.learner.gpus); on CPUs use shm (one machine) or ray")
+    if c.weight_transport == "shm" and c.nodes > 1:
+        raise ConfigError(f"cluster.weight_transport shm reaches one machine only (cluster.nodes is {c.nodes}): "
+                          "use ray (or nccl on GPUs) when the rollout engines run on other nodes than the learner")
 
 
 def _resources(cfg: RunConfig, role: str) -> RoleResources:

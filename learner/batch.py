@@ -26,8 +26,7 @@ class TokenBatch:
 
 
 def collate(samples: list[Sample], pad_token_id: int) -> TokenBatch:
-    lengths = [len(s.prompt_token_ids) + len(s.response_token_ids) for s in samples]
-    width = max(lengths)
+    width = max(sequence_lengths(samples))
     input_ids = torch.full((len(samples), width), pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros((len(samples), width), dtype=torch.long)
     response_mask = torch.zeros((len(samples), width - 1), dtype=torch.float32)
@@ -38,6 +37,28 @@ def collate(samples: list[Sample], pad_token_id: int) -> TokenBatch:
         start = len(sample.prompt_token_ids) - 1  # target index of the first response token
         response_mask[row, start : start + len(sample.response_token_ids)] = 1.0
     return TokenBatch(input_ids, attention_mask, response_mask)
+
+
+def pack_by_tokens(units: list[list[int]], lengths: list[int], max_tokens: int) -> list[list[list[int]]]:
+    """Micro-batches by a token budget: units (a sample, or a pair that must stay together) sorted longest
+    first and packed while rows x the longest sequence (the padded size the model computes) stays within
+    max_tokens; a unit over the budget gets a micro-batch of its own."""
+    def longest(unit: list[int]) -> int:
+        return max(lengths[i] for i in unit)
+
+    packed: list[list[list[int]]] = []
+    rows = width = 0
+    for unit in sorted(units, key=longest, reverse=True):
+        if not packed or (rows + len(unit)) * width > max_tokens:
+            packed.append([])
+            rows, width = 0, longest(unit)  # the first unit of a micro-batch is its longest
+        packed[-1].append(unit)
+        rows += len(unit)
+    return packed
+
+
+def sequence_lengths(samples: list[Sample]) -> list[int]:
+    return [len(s.prompt_token_ids) + len(s.response_token_ids) for s in samples]
 
 
 def at_response_positions(batch: TokenBatch, rows: list[list[float]]) -> torch.Tensor:

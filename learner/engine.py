@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import socket
@@ -16,7 +17,7 @@ from learner.algorithms import lookup
 from learner.logprobs import response_logprobs
 from learner.objectives import LearnerBatch
 from learner.one_update import OneUpdate
-from learner.weights import serialize_buckets
+from learner.weights import serialize_buckets, unique_tensors
 
 
 def init_process_group(rank: int = 0, world_size: int = 1, master: str = "", timeout_s: float = 1800.0) -> None:
@@ -70,6 +71,7 @@ class PolicyLearner(ReportsMemory):
         per_step = math.ceil(entry.update_size(algorithm, max_sequences_per_step) / world_size)
         self.micro_batch_size = min(learner.micro_batch_size, per_step)
         self.accumulation_steps = math.ceil(per_step / self.micro_batch_size)
+        self.max_tokens_per_micro_batch = learner.max_tokens_per_micro_batch
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=learner.lr, betas=tuple(learner.adam_betas), weight_decay=learner.weight_decay
         )
@@ -83,6 +85,7 @@ class PolicyLearner(ReportsMemory):
         self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
         self.zero_stage = learner.zero_stage
         self.nccl = None  # cluster.weight_transport nccl: the sender, opened at the first push
+        self.shared_weights = None  # cluster.weight_transport shm: the file in shared memory, made at the first push
         self.merging = None
         if learner.merging != "none":
             from learner.online_merging import OnlineMerging
@@ -102,13 +105,27 @@ class PolicyLearner(ReportsMemory):
     def sequence_logprobs(self, samples: list[Sample]) -> list[list[float]]:
         """The current policy's log-probs of each sample's response tokens."""
         self.engine.eval()
-        return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size)
+        return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size,
+                                 self.max_tokens_per_micro_batch)
 
     def export_weights(self) -> list[bytes]:
         """The full weights as safetensors buckets of at most cluster.weight_bucket_mb (gathered first under
         ZeRO-3, where every rank must call this; only rank 0 returns them)."""
         state_dict = self._full_state_dict()
         return serialize_buckets(state_dict, self.bucket_bytes) if self.rank == 0 else []
+
+    def write_shared_weights(self) -> dict | None:
+        """cluster.weight_transport shm: the full weights into shared memory (gathered first under ZeRO-3, where
+        every rank must call this); rank 0 returns the layout the rollout engines load them by."""
+        state_dict = self._full_state_dict()
+        if self.rank != 0:
+            return None
+        if self.shared_weights is None:
+            from learner.shm_weights import SharedMemoryWeights
+
+            self.shared_weights = SharedMemoryWeights()
+            atexit.register(self.shared_weights.close)
+        return self.shared_weights.write(unique_tensors(state_dict))
 
     def send_weights_nccl(self, engines: list, engine_gpus: int) -> None:
         """cluster.weight_transport nccl (GPUs): broadcast the weights into every rollout engine's workers."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from core.records import Sample
-from learner.batch import TokenBatch, collate, unpad_response
+from learner.batch import TokenBatch, collate, pack_by_tokens, sequence_lengths, unpad_response
 
 
 def token_logprobs(model, batch: TokenBatch) -> torch.Tensor:
@@ -19,10 +19,19 @@ def token_logprobs(model, batch: TokenBatch) -> torch.Tensor:
 
 
 @torch.no_grad()
-def response_logprobs(model, samples: list[Sample], pad_token_id: int, micro_batch_size: int) -> list[list[float]]:
-    """Per sample, the log-probs of its response tokens, computed micro-batch by micro-batch."""
-    rows: list[list[float]] = []
-    for start in range(0, len(samples), micro_batch_size):
-        batch = collate(samples[start : start + micro_batch_size], pad_token_id).to(model.device)
-        rows += unpad_response(token_logprobs(model, batch), batch)
+def response_logprobs(model, samples: list[Sample], pad_token_id: int, micro_batch_size: int,
+                      max_tokens: int = 0) -> list[list[float]]:
+    """Per sample, the log-probs of its response tokens, computed micro-batch by micro-batch: micro_batch_size
+    samples in order, or with max_tokens > 0 samples of similar length together (learner/batch.py)."""
+    if max_tokens > 0:
+        groups = [[i for (i,) in pack] for pack in pack_by_tokens([[i] for i in range(len(samples))],
+                                                                   sequence_lengths(samples), max_tokens)]
+    else:
+        groups = [list(range(start, min(start + micro_batch_size, len(samples))))
+                  for start in range(0, len(samples), micro_batch_size)]
+    rows: list[list[float]] = [[] for _ in samples]
+    for group in groups:
+        batch = collate([samples[i] for i in group], pad_token_id).to(model.device)
+        for i, values in zip(group, unpad_response(token_logprobs(model, batch), batch)):
+            rows[i] = values
     return rows

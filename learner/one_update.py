@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from core.records import UpdateStats
+from learner.batch import pack_by_tokens, sequence_lengths
 from learner.logprobs import token_logprobs
 from learner.objectives import LearnerBatch, Objective, make_micro_batch, zero_loss
 
@@ -16,8 +17,9 @@ if TYPE_CHECKING:
 
 
 class OneUpdate:
-    """An Updater (learner/algorithms/base.py): the whole batch in exactly `accumulation_steps` micro-batches
-    and one optimizer step, merged with the SFT task vector when online merging is on."""
+    """An Updater (learner/algorithms/base.py): the whole batch in micro-batches (`accumulation_steps` of
+    micro_batch_size sequences, or packed by a token budget) and one optimizer step, merged with the SFT task
+    vector when online merging is on."""
 
     def __init__(self, objective: Objective, learner: PolicyLearner):
         self.objective, self.learner = objective, learner
@@ -28,11 +30,12 @@ class OneUpdate:
         objective.prepare(batch, learner.sequence_logprobs)
         engine.train()
         count = objective.normaliser(batch)
-        my_units = objective.units(batch)[learner.rank :: learner.world_size]
-        chunks = split_units(my_units, learner.micro_batch_size, learner.accumulation_steps)
+        chunks = self._micro_batches(batch)
         before_step = learner.merging.snapshot() if learner.merging else None
         losses, nonfinite, stats = [], 0, defaultdict(list)
-        for chunk in chunks:
+        for index, chunk in enumerate(chunks):
+            # the optimizer steps after the last micro-batch, however many there are (token budgets vary it)
+            engine.set_gradient_accumulation_boundary(index == len(chunks) - 1)
             if chunk:
                 micro = make_micro_batch(batch, chunk, learner.pad_token_id).to(engine.device)
                 loss, part_stats = objective.loss(token_logprobs(engine, micro.tokens), micro, count)
@@ -52,6 +55,18 @@ class OneUpdate:
         return UpdateStats(loss=sum(losses), grad_norm=float(engine.get_global_grad_norm() or 0.0),
                            nonfinite_microbatches=nonfinite,
                            details={key: sum(values) / len(values) for key, values in stats.items()})
+
+    def _micro_batches(self, batch: LearnerBatch) -> list[list[list[int]]]:
+        """This rank's micro-batches: fixed counts of sequences, or packed by learner.max_tokens_per_micro_batch.
+        Every rank runs as many as the rank that needs most (DeepSpeed reduces gradients at each backward)."""
+        learner, units = self.learner, self.objective.units(batch)
+        shares = [units[rank :: learner.world_size] for rank in range(learner.world_size)]
+        if not learner.max_tokens_per_micro_batch:
+            return split_units(shares[learner.rank], learner.micro_batch_size, learner.accumulation_steps)
+        lengths = sequence_lengths(batch.samples)
+        packs = [pack_by_tokens(share, lengths, learner.max_tokens_per_micro_batch) for share in shares]
+        mine = packs[learner.rank]
+        return mine + [[] for _ in range(max(map(len, packs)) - len(mine))]
 
     def save(self, folder: str) -> dict:
         return {}

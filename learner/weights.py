@@ -17,7 +17,7 @@ from safetensors.torch import load, save
 
 def serialize_state_dict(state_dict: dict[str, torch.Tensor]) -> bytes:
     """safetensors bytes of a state dict (one bucket)."""
-    return save(_unique(state_dict))
+    return save(unique_tensors(state_dict))
 
 
 def serialize_buckets(state_dict: dict[str, torch.Tensor], bucket_bytes: int) -> list[bytes]:
@@ -26,7 +26,7 @@ def serialize_buckets(state_dict: dict[str, torch.Tensor], bucket_bytes: int) ->
     Ray does not carry tensors through vLLM's collective_rpc intact, but bytes survive (found on vLLM 0.32).
     """
     buckets, current, size = [], {}, 0
-    for name, tensor in _unique(state_dict).items():
+    for name, tensor in unique_tensors(state_dict).items():
         nbytes = tensor.numel() * tensor.element_size()
         if current and size + nbytes > bucket_bytes:
             buckets.append(save(current))
@@ -82,7 +82,7 @@ class ModelTensors:
             return f.get_tensor(name).float()
 
 
-def _unique(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def unique_tensors(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Tensors that share storage (tied embeddings) are kept once; safetensors refuses shared storage."""
     seen: set[int] = set()
     unique = {}

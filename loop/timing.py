@@ -13,6 +13,7 @@ class PhaseTimer:
     def __init__(self):
         self.seconds: dict[str, float] = defaultdict(float)
         self.started = time.perf_counter()
+        self.last_lap = self.totals()
 
     @contextmanager
     def phase(self, name: str):
@@ -26,6 +27,15 @@ class PhaseTimer:
         """Continue from a resumed run's totals (the time before the crash counts, the lost part does not)."""
         self.seconds = defaultdict(float, {name: totals[name] for name in PHASES if name in totals})
         self.started = time.perf_counter() - totals.get("total", 0.0)
+        self.last_lap = self.totals()
+
+    def lap(self) -> dict[str, float]:
+        """Seconds per phase since the previous lap (a training step's phases), 'total' included."""
+        now = self.totals()
+        since = {name: round(now[name] - self.last_lap[name], 3) for name in now
+                 if name not in ("evaluate", "checkpoint")}
+        self.last_lap = now
+        return since
 
     def totals(self) -> dict[str, float]:
         """Every phase, plus 'other' (all wall time outside the named phases) and 'total'."""

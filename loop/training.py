@@ -115,6 +115,7 @@ class TrainingLoop:
             started = self.timer.totals()["total"]
             samples_seen, collected, learnable_steps = 0, [], 0
             bar = tqdm(range(1, train.steps_per_iteration + 1), desc=f"iteration {iteration}", unit="step")
+            self.timer.lap()  # a step's phase times start here, not at the evaluation before it
             for step in bar:
                 global_step = (iteration - 1) * train.steps_per_iteration + step
                 state.batches_drawn += 1
@@ -258,7 +259,9 @@ class TrainingLoop:
         return state.nonfinite_updates >= self.cfg.learner.max_nonfinite_updates
 
     def _log_step(self, global_step: int, iteration: int, stats: dict[str, float]) -> None:
-        self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | {"iteration": iteration})
+        """The step's statistics, and its seconds per phase (time/<phase>, for bench/throughput.py and plots)."""
+        seconds = {f"time/{phase}": value for phase, value in self.timer.lap().items()}
+        self.metrics.log(global_step, {f"train/{k}": v for k, v in stats.items()} | seconds | {"iteration": iteration})
 
     def _checkpoint(self, iteration: int) -> None:
         """The policy as a Hugging Face folder, and all a resumed run needs, committed by one rename."""

@@ -58,7 +58,8 @@ def test_a_submitted_run_places_actors_on_both_nodes(two_nodes, tmp_path, tiny_c
     out = tmp_path / "run"
     pins = ["cluster.rollout.count=2", "cluster.rollout.node_resource=head_node", "cluster.oracle.node_resource=head_node",
             "cluster.learner.count=2", "cluster.learner.node_resource=worker_node",
-            "cluster.reference.node_resource=worker_node", "cluster.call_timeout_s=900"]
+            "cluster.reference.node_resource=worker_node", "cluster.call_timeout_s=900",
+            "cluster.weight_transport=ray"]  # what a real second machine needs (shm reaches one machine)
     command = [RAY, "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}", "--working-dir", str(ROOT),
                "--", sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={tiny_config.cache_dir}",
                "train.iterations=1", "train.steps_per_iteration=3", "data.toy_eval_prompts=8", *pins]

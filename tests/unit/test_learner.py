@@ -23,7 +23,8 @@ def batch_parts(random_samples):
 def _learner(path, micro, algorithm=None, lr=1e-3):
     from learner.engine import PolicyLearner
 
-    return PolicyLearner(path, LearnerConfig(lr=lr, micro_batch_size=micro), algorithm or AlgorithmConfig(), 8, seed=0)
+    config = LearnerConfig(lr=lr, micro_batch_size=micro, max_tokens_per_micro_batch=0)  # micro-batches by count
+    return PolicyLearner(path, config, algorithm or AlgorithmConfig(), 8, seed=0)
 
 
 def test_accumulating_four_micro_batches_equals_one_big_batch(tiny_model_path, batch_parts):
@@ -43,6 +44,31 @@ def test_accumulating_four_micro_batches_equals_one_big_batch(tiny_model_path, b
     for name, update in updates[0].items():
         assert update.abs().max() > 1e-4, name  # every weight moved by about lr ...
         assert torch.allclose(update, updates[1][name], atol=1e-5), name  # ... the same way (float noise aside)
+
+
+@pytest.mark.parametrize("algorithm", [AlgorithmConfig(name="una", feedback="score", beta=0.1),
+                                       AlgorithmConfig(name="dpo", beta=0.1)])
+def test_token_budget_micro_batches_give_the_same_step_as_fixed_ones(tiny_model_path, batch_parts, algorithm):
+    from learner.batch import pack_by_tokens, sequence_lengths
+    from learner.engine import PolicyLearner
+
+    samples, rewards = batch_parts
+    signal = lookup(algorithm).signal(algorithm, samples, rewards, rewards)
+    budget = 2 * max(sequence_lengths(samples))  # two of the longest: several micro-batches
+    units = [[c, r] for c, r in signal.pairs] if signal.pairs else [[i] for i in range(len(samples))]
+    packs = pack_by_tokens(units, sequence_lengths(samples), budget)
+    assert len(packs) >= 2, packs
+    updates, stats = [], []
+    for config in (LearnerConfig(micro_batch_size=2), LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=budget)):
+        learner = PolicyLearner(tiny_model_path, config, algorithm, 8, seed=0)
+        before = {k: v.clone() for k, v in learner._full_state_dict().items()}
+        reference = learner.sequence_logprobs(samples)
+        stats.append(learner.train_step(LearnerBatch(samples, reference, signal)))
+        updates.append({k: v - before[k] for k, v in learner._full_state_dict().items()})
+    assert stats[0].grad_norm == pytest.approx(stats[1].grad_norm, rel=1e-5)
+    assert stats[0].loss == pytest.approx(stats[1].loss, rel=1e-5)
+    for name, update in updates[0].items():
+        assert torch.allclose(update, updates[1][name], atol=1e-5), name
 
 
 @pytest.mark.parametrize("algorithm", [
@@ -122,7 +148,8 @@ def test_online_merging_replaces_each_update_in_the_zero_master_weights(tiny_mod
     plain.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards)))
     delta = {k: v - before[k] for k, v in plain._full_state_dict().items()}
 
-    config = LearnerConfig(lr=1e-3, micro_batch_size=4, merging="onties", merge_reserve_rate=0.5, merge_alpha=0.3,
+    config = LearnerConfig(lr=1e-3, micro_batch_size=4, max_tokens_per_micro_batch=0, merging="onties",
+                           merge_reserve_rate=0.5, merge_alpha=0.3,
                            merge_base_path=tiny_model_path, merge_sft_path=str(tmp_path / "sft"))
     merged = PolicyLearner(tiny_model_path, config, AlgorithmConfig(), 8, seed=0)
     merged.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards)))

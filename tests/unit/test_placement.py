@@ -72,6 +72,7 @@ def test_pins_need_a_node_with_the_resource():
     (["cluster.learner.tensor_parallel=2"], "only vLLM engines"),
     (["cluster.rollout.tensor_parallel=2", "cluster.rollout.gpus=1"], "must equal its tensor_parallel"),
     (["cluster.weight_transport=nccl"], "needs GPUs for the rollout engines"),
+    (["cluster.weight_transport=shm", "cluster.nodes=2"], "shm reaches one machine only"),
     (["cluster.learner.node_resource=a", "cluster.learner.pool=p", "cluster.oracle.node_resource=b",
       "cluster.oracle.pool=p"], "different node_resource"),
 ])

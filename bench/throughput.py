@@ -1,0 +1,140 @@
+"""Throughput against the compute floor: each phase of our training step beside what plain PyTorch, DeepSpeed
+and vLLM take for the same model and the same tokens.
+
+    python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2]
+
+For each model size, in one run on an idle machine:
+1. ours: the default job (online UNA, 16 prompts x 4 samples of up to 32 tokens a step) through launch.py
+   for --steps steps; each phase's median seconds per step after --warmup steps (metrics.jsonl's time/*).
+2. floors, on the very tokens of one of those steps (read back from the run's records): vLLM generating
+   the step's prompts alone (an actor like ours, timed inside it), a forward pass without gradients
+   (the reference scorer's work), DeepSpeed's step (ZeRO-2, one rank, micro-batches of 16 sequences, as a
+   user would write it), plain PyTorch forward+backward+AdamW on the same micro-batches, and a memcpy of
+   the fp32 weights (the weight push).
+Prints a table per size: ours, the floor, their ratio; then the step against the sum of the floors, and
+completions per second.
+
+TRL's GRPO and online DPO on the same model and reward are not run by this script yet (TRL is not a
+dependency); issue 14 records the figures measured by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# hidden, layers, heads, intermediate (the tiny builder's Llama); vocabulary is the tiny tokenizer's
+SIZES = {"tiny": None, "25m": (512, 8, 8, 1376), "100m": (768, 12, 12, 2560)}
+PHASES = ("generate", "score", "reference", "learn", "sync", "other")
+MICRO_BATCH = 16
+
+
+def model_overrides(size: str) -> list[str]:
+    if SIZES[size] is None:
+        return []
+    keys = ("hidden_size", "num_layers", "num_heads", "intermediate_size")
+    return [f"model.tiny.{k}={v}" for k, v in zip(keys, SIZES[size])]
+
+
+def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str) -> dict:
+    """Our step, phase by phase: the median of each phase's seconds over the steps after the warm-up."""
+    command = [sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={cache_dir}",
+               "train.iterations=1", f"train.steps_per_iteration={steps + warmup}", "data.toy_eval_prompts=4",
+               *model_overrides(size)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "RAY_ADDRESS": "local"})
+    if done.returncode != 0:
+        raise RuntimeError(f"launch.py for {size} failed:\n{done.stderr[-3000:]}")
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    timed = [r for r in rows if "time/total" in r][warmup:]
+    phases = {p: statistics.median(r[f"time/{p}"] for r in timed) for p in PHASES}
+    phases["step"] = statistics.median(r["time/total"] for r in timed)
+    phases["completions"] = statistics.median(r["train/samples"] + r["train/abstained"] for r in timed)
+    return phases
+
+
+def step_samples(out: Path, step: int):
+    """The samples of one step of our run, as the learner saw them."""
+    import pyarrow.parquet as pq
+
+    from core.records import Sample
+
+    names = [f.name for f in dataclasses.fields(Sample)]
+    table = pq.read_table(out / "records" / f"train-i1-s{step}.parquet").to_pylist()
+    return [Sample(**{k: row[k] for k in names}) for row in table]
+
+
+def model_path_of(out: Path) -> str:
+    return json.loads((out / "summary.json").read_text())["model_path"]
+
+
+def floors(model_path: str, samples, repeats: int) -> dict:
+    from bench import floors as f
+    from learner.weights import load_model_weights
+
+    weights = load_model_weights(model_path, parameters_only=True)
+    flat = [t.contiguous() for t in weights.values()]
+    copies = [t.clone() for t in flat]
+
+    def memcpy():
+        for source, target in zip(flat, copies):
+            target.copy_(source)
+
+    return {
+        "generate": f.vllm_generate_seconds(model_path, samples, repeats),
+        "reference": f.forward_seconds(model_path, samples, MICRO_BATCH, repeats),
+        "learn": f.deepspeed_step_seconds(model_path, samples, MICRO_BATCH, repeats),
+        "torch": f.torch_step_seconds(model_path, samples, MICRO_BATCH, repeats),
+        "sync": f.median_seconds(memcpy, repeats),
+        "params_m": sum(t.numel() for t in flat) / 1e6,
+    }
+
+
+def report(size: str, ours: dict, floor: dict) -> None:
+    print(f"\n{size} ({floor['params_m']:.1f}M parameters), {ours['completions']:.0f} completions a step, "
+          "median seconds per step\n")
+    print("| phase | ours | floor | ours / floor | the floor |")
+    print("|---|---|---|---|---|")
+    what = {"generate": "vLLM generate alone", "score": "-", "reference": "forward pass, no gradients",
+            "learn": "DeepSpeed ZeRO-2 step", "sync": "memcpy of the fp32 weights", "other": "-"}
+    for phase in PHASES:
+        base = floor.get(phase)
+        ratio = f"{ours[phase] / base:.2f}x" if base else "-"
+        print(f"| {phase} | {ours[phase]:.3f} | {base if base is None else f'{base:.3f}'} | {ratio} | {what[phase]} |")
+    total = sum(floor[p] for p in ("generate", "reference", "learn", "sync"))
+    print(f"| **step** | {ours['step']:.3f} | {total:.3f} | {ours['step'] / total:.2f}x | the sum of the floors |")
+    print(f"\nplain PyTorch forward+backward+AdamW: {floor['torch']:.3f} s (DeepSpeed's step is "
+          f"{floor['learn'] / floor['torch']:.2f}x it); completions/s: ours {ours['completions'] / ours['step']:.1f}, "
+          f"at the floors {ours['completions'] / total:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["tiny", "25m"], choices=list(SIZES))
+    parser.add_argument("--steps", type=int, default=6, help="timed steps of our run (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each floor (after one warm-up)")
+    args = parser.parse_args()
+    cache_dir = tempfile.mkdtemp(prefix="bench-models-")
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "run"
+            started = time.perf_counter()
+            ours = run_ours(size, args.steps, args.warmup, out, cache_dir)
+            floor = floors(model_path_of(out), step_samples(out, args.warmup + 1), args.repeats)
+            report(size, ours, floor)
+            print(f"({time.perf_counter() - started:.0f} s for this size)")
+
+
+if __name__ == "__main__":
+    main()
