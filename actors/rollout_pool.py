@@ -23,8 +23,18 @@ class RolloutPool:
 
     def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
                  split: str = "train", greedy: bool = False) -> list[Sample]:
-        return self._scatter("generate", prompts,
-                             lambda engine, shard: engine.generate.remote(shard, n, seed, iteration, step, split, greedy))
+        return self.join(self.start_generate(prompts, n, seed, iteration, step, split, greedy))
+
+    def start_generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
+                       split: str = "train", greedy: bool = False) -> dict[str, ray.ObjectRef]:
+        """generate's calls, started: the engines work while the caller does other things (train.max_staleness).
+        A call made after them (a weight push) runs on each engine after them."""
+        return self._start("generate", prompts,
+                           lambda engine, shard: engine.generate.remote(shard, n, seed, iteration, step, split, greedy))
+
+    def join(self, calls: dict[str, ray.ObjectRef]) -> list:
+        """The results of started calls, joined back in item order."""
+        return [result for part in wait(calls, self.timeout_s).values() for result in part]
 
     def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
         return self._scatter("response_logprobs", samples, lambda engine, shard: engine.response_logprobs.remote(shard))
@@ -53,10 +63,13 @@ class RolloutPool:
 
     def _scatter(self, what: str, items: list, call: Callable[[ray.actor.ActorHandle, list], ray.ObjectRef]) -> list:
         """call(engine, shard) on each engine's contiguous shard; the results joined back in item order."""
+        return self.join(self._start(what, items, call))
+
+    def _start(self, what: str, items: list, call: Callable[[ray.actor.ActorHandle, list], ray.ObjectRef]
+               ) -> dict[str, ray.ObjectRef]:
         shards = contiguous_shards(items, len(self.engines))
-        refs = {f"{self.role} {i}: {what}": call(engine, shard)
+        return {f"{self.role} {i}: {what}": call(engine, shard)
                 for i, (engine, shard) in enumerate(zip(self.engines, shards)) if shard}
-        return [result for part in wait(refs, self.timeout_s).values() for result in part]
 
 
 def contiguous_shards(items: list, parts: int) -> list[list]:

@@ -1,6 +1,7 @@
 """Held-out reward after the same wall-clock training budget, per algorithm and seed, on the toy task.
 
     python bench/equal_budget.py [--seconds 120] [--seeds 0 1] [--presets default ppo grpo dpo]
+    python bench/equal_budget.py --presets default default+train.max_staleness=1   # overrides after a +
 
 Each (preset, seed) is a real run of launch.py with `stopping.max_seconds` (training time: the loop
 without held-out evaluation and checkpoints; actor start-up not counted), 20 steps per iteration, and a
@@ -21,9 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(preset: str, seed: int, seconds: float, out: Path) -> dict:
-    command = [sys.executable, "launch.py", "--config", f"configs/{preset}.yaml", "--output-dir", str(out),
+    """One run; preset is a file under configs/, optionally with overrides: default+train.max_staleness=1."""
+    name, *overrides = preset.split("+")
+    command = [sys.executable, "launch.py", "--config", f"configs/{name}.yaml", "--output-dir", str(out),
                f"stopping.max_seconds={seconds}", "train.iterations=1000", "train.steps_per_iteration=20",
-               f"train.seed={seed}"]
+               f"train.seed={seed}", *overrides]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{preset} seed {seed} failed:\n{done.stderr[-3000:]}")

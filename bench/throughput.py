@@ -12,7 +12,7 @@ For each model size, in one run on an idle machine:
    user would write it), plain PyTorch forward+backward+AdamW on the same micro-batches, and a memcpy of
    the fp32 weights (the weight push).
 Prints a table per size: ours, the floor, their ratio; then the step against the sum of the floors, and
-completions per second.
+completions per second; then our step with generation overlapped (train.max_staleness, --staleness).
 
 TRL's GRPO and online DPO on the same model and reward are not run by this script yet (TRL is not a
 dependency); issue 14 records the figures measured by hand.
@@ -47,11 +47,11 @@ def model_overrides(size: str) -> list[str]:
     return [f"model.tiny.{k}={v}" for k, v in zip(keys, SIZES[size])]
 
 
-def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str) -> dict:
+def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str, staleness: int = 0) -> dict:
     """Our step, phase by phase: the median of each phase's seconds over the steps after the warm-up."""
     command = [sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={cache_dir}",
                "train.iterations=1", f"train.steps_per_iteration={steps + warmup}", "data.toy_eval_prompts=4",
-               *model_overrides(size)]
+               f"train.max_staleness={staleness}", *model_overrides(size)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "RAY_ADDRESS": "local"})
     if done.returncode != 0:
         raise RuntimeError(f"launch.py for {size} failed:\n{done.stderr[-3000:]}")
@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed steps of our run (after the warm-up)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each floor (after one warm-up)")
+    parser.add_argument("--staleness", type=int, nargs="*", default=[1],
+                        help="also run ours with these train.max_staleness values (generation overlapped)")
     args = parser.parse_args()
     cache_dir = tempfile.mkdtemp(prefix="bench-models-")
     for size in args.sizes:
@@ -133,6 +135,12 @@ def main() -> None:
             ours = run_ours(size, args.steps, args.warmup, out, cache_dir)
             floor = floors(model_path_of(out), step_samples(out, args.warmup + 1), args.repeats)
             report(size, ours, floor)
+            for staleness in args.staleness:
+                overlapped = run_ours(size, args.steps, args.warmup, Path(folder) / f"k{staleness}", cache_dir, staleness)
+                print(f"train.max_staleness={staleness}: {overlapped['step']:.3f} s a step, "
+                      f"{overlapped['completions'] / overlapped['step']:.1f} completions/s "
+                      f"({ours['step'] / overlapped['step']:.2f}x the synchronous loop's); waiting for generation "
+                      f"{overlapped['generate']:.3f} s a step (synchronous: {ours['generate']:.3f})")
             print(f"({time.perf_counter() - started:.0f} s for this size)")
 
 

@@ -132,7 +132,10 @@ class AlgorithmConfig:
     rdpo_alpha: Annotated[float, AT_LEAST_0] = 0.01  # R-DPO's length-regularisation weight
     # PPO: per-token KL penalty in the reward; GRPO / RLOO: weight of the k3 KL in the loss
     kl_coef: Annotated[float, AT_LEAST_0] = 0.04
-    clip_eps: Annotated[float, POSITIVE] = 0.2  # PPO / GRPO / RLOO: clipping of the policy's importance ratio
+    clip_eps: Annotated[float, POSITIVE] = 0.2  # PPO: clipping of the policy's ratio to the policy before the update
+    # PPO / GRPO / RLOO: each token's weight min(pi_learner / pi_generator, cap) for samples a stale or
+    # numerically different generator drew (train.max_staleness); UNA, DPO and KTO need none (see README)
+    importance_cap: Annotated[float, Range(low=1.0)] = 2.0
     kl_estimator: Literal["k1", "k2", "k3"] = "k1"  # PPO's per-token KL penalty
     ppo_epochs: Annotated[int, AT_LEAST_1] = 2  # passes over each batch of samples
     ppo_minibatches: Annotated[int, AT_LEAST_1] = 2  # optimizer steps per pass (the batch is split into this many)
@@ -179,6 +182,9 @@ class TrainConfig:
     reference_refresh_steps: Annotated[int, AT_LEAST_1] = 10  # k, for every_k_steps (counted in optimizer updates)
     reference_ema_rate: Annotated[float, OPEN_SHARE] = 0.05  # r, for ema (applied after every update)
     verify_sync: bool = False  # after each weight push, check the engine's log-probs match the learner's
+    # k >= 1: the engines generate up to k steps ahead while the learner trains, so a sample is trained on at most
+    # k policy versions after the one that drew it (records' staleness column); 0: strictly one after another
+    max_staleness: Annotated[int, AT_LEAST_0] = 0
     # checkpoints that keep their optimizer state for resuming (the newest ones; a crashed run continues from the newest)
     keep_resume_states: Annotated[int, AT_LEAST_1] = 1
 

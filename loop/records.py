@@ -20,6 +20,7 @@ SCHEMA = pa.schema([
     ("reference_logprobs", pa.list_(pa.float64())),
     ("prompt_messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
     ("answer", pa.string()),
+    ("staleness", pa.int64()),  # policy versions between the sample's generator and the learner that trained on it
 ])
 
 
@@ -30,7 +31,8 @@ class RecordWriter:
         self.rows_written = 0
 
     def write(self, name: str, samples: list[Sample], feedback: list[Feedback],
-              targets: list[float | None], reference_logprobs: list[list[float]] | None = None) -> Path:
+              targets: list[float | None], reference_logprobs: list[list[float]] | None = None,
+              staleness: list[int] | None = None) -> Path:
         """One Parquet file per call, named after the step, e.g. train-i1-s7.parquet."""
         rows = []
         for k, (sample, fb, target) in enumerate(zip(samples, feedback, targets)):
@@ -42,6 +44,7 @@ class RecordWriter:
                 "feedback_raw": fb.raw,
                 "target": target,
                 "reference_logprobs": reference_logprobs[k] if reference_logprobs else None,
+                "staleness": staleness[k] if staleness else None,
             })
         path = self.folder / f"{name}.parquet"
         tmp = path.with_suffix(".parquet.tmp")

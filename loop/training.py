@@ -25,11 +25,12 @@ from actors.calls import wait_one
 from actors.group import Actors
 from core.config import RunConfig
 from core.data import PromptSets, prompt_batches
-from core.records import Feedback, Prompt, UpdateStats
+from core.records import Feedback, Prompt, Sample, UpdateStats
 from learner.algorithms import lookup
 from learner.objectives import LearnerBatch
 from loop import checkpoint
 from loop.evaluate import Evaluation, Measures, evaluate, win_rate
+from loop.generation_queue import GenerationQueue
 from loop.metrics import MetricsLog
 from loop.policy_sync import PolicySync
 from loop.records import RecordWriter
@@ -116,11 +117,14 @@ class TrainingLoop:
             samples_seen, collected, learnable_steps = 0, [], 0
             bar = tqdm(range(1, train.steps_per_iteration + 1), desc=f"iteration {iteration}", unit="step")
             self.timer.lap()  # a step's phase times start here, not at the evaluation before it
+            queue, started = GenerationQueue(self.actors.rollout, self.cfg.rollout.samples_per_prompt, self.sync), 0
             for step in bar:
                 global_step = (iteration - 1) * train.steps_per_iteration + step
-                state.batches_drawn += 1
+                started = self._start_generations(queue, batches, iteration, step, started)
                 state.step = global_step
-                batch, stats = self._collect(next(batches), iteration, step, global_step)
+                with self.timer.phase("generate"):
+                    _, samples = queue.next()
+                batch, stats = self._collect(samples, iteration, step, global_step)
                 learnable_steps += batch is not None
                 update = None
                 if batch is not None and train.mode == "online":
@@ -134,6 +138,7 @@ class TrainingLoop:
                 if (update is not None and self._too_many_nonfinite(update)) or self._over_budget():
                     break
             bar.close()
+            state.batches_drawn -= queue.discard()  # a resume draws a dropped step's prompts again
             if not learnable_steps:
                 quoted = "; ".join(self.abstention_reasons) or "none"
                 return Stop("no_learning_signal", f"no step of iteration {iteration} had anything to learn from (the oracle "
@@ -151,6 +156,18 @@ class TrainingLoop:
             if fired:
                 return fired
         return Stop("iteration_limit", f"ran all {train.iterations} iterations")
+
+    def _start_generations(self, queue: GenerationQueue, batches: Iterator[list[Prompt]], iteration: int, step: int,
+                           started: int) -> int:
+        """Start generating every step up to train.max_staleness ahead of this one, within the iteration;
+        returns the last step started."""
+        train = self.cfg.train
+        last = min(step + train.max_staleness, train.steps_per_iteration)
+        for ahead in range(started + 1, last + 1):
+            self.state.batches_drawn += 1
+            global_step = (iteration - 1) * train.steps_per_iteration + ahead
+            queue.start(next(batches), iteration, ahead, _seed(train.seed, global_step))
+        return max(started, last)
 
     def _over_budget(self) -> bool:
         budget = self.cfg.stopping.max_seconds
@@ -177,13 +194,12 @@ class TrainingLoop:
             return fired
         return None
 
-    def _collect(self, prompts: list[Prompt], iteration: int, step: int, global_step: int
+    def _collect(self, samples: list[Sample], iteration: int, step: int, global_step: int
                  ) -> tuple[LearnerBatch | None, dict[str, float]]:
-        """Generate, score, build the learning signal and reference log-probs; record every sample."""
+        """Score the step's samples, build the learning signal and reference log-probs; record every sample."""
         cfg, actors = self.cfg, self.actors
-        with self.timer.phase("generate"):
-            samples = self.sync.retried(lambda: actors.rollout.generate(
-                prompts, cfg.rollout.samples_per_prompt, _seed(cfg.train.seed, global_step), iteration, step))
+        # policy versions between the one that drew each sample and the one about to learn from it
+        staleness = [self.state.policy_version - s.policy_version for s in samples]
         with self.timer.phase("score"):
             feedback = self.sync.retried(lambda: wait_one(actors.oracle.score.remote(samples), "oracle: score",
                                                       actors.timeout_s))
@@ -192,7 +208,7 @@ class TrainingLoop:
         self.state.abstentions += len(samples) - len(kept)
         if not kept:
             log.warning("step %d: the oracle abstained on every sample; nothing to learn from", global_step)
-            self.records.write(f"train-i{iteration}-s{step}", samples, feedback, [None] * len(samples))
+            self.records.write(f"train-i{iteration}-s{step}", samples, feedback, [None] * len(samples), staleness=staleness)
             return None, {"samples": 0, "abstained": len(samples), "reward_mean": math.nan}
         kept_samples = [s for s, _ in kept]
         raw = [fb.value for _, fb in kept]
@@ -208,8 +224,8 @@ class TrainingLoop:
         reference_of = dict(zip((s.sample_id for s in kept_samples), reference))
         self.records.write(f"train-i{iteration}-s{step}", samples, feedback,
                            [target_of.get(s.sample_id) for s in samples],
-                           [reference_of.get(s.sample_id) for s in samples])
-        stats = {"samples": len(kept_samples), "abstained": len(samples) - len(kept_samples),
+                           [reference_of.get(s.sample_id) for s in samples], staleness)
+        stats = {"samples": len(kept_samples), "abstained": len(samples) - len(kept_samples), "staleness_max": max(staleness),
                  "reward_mean": sum(raw) / len(raw), "pairs": len(signal.pairs), "ties_dropped": signal.ties_dropped,
                  "response_tokens_mean": sum(len(s.response_token_ids) for s in samples) / len(samples)}
         if signal.empty:

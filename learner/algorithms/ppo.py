@@ -6,6 +6,8 @@ One call of train_step, for a batch of generated samples with scores:
   3. GAE advantages and returns; advantages whitened over all valid tokens of the batch
   4. ppo_epochs passes over shuffled minibatches: clipped policy loss on the policy engine, clipped value
      loss on the critic engine, each minibatch one optimizer step of each, normalised by its valid tokens
+The policy loss's tokens are weighted by min(pi_old / pi_behaviour, algorithm.importance_cap): a sample a
+stale generator drew (train.max_staleness) is corrected toward the policy the update starts from.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from learner.batch import at_response_positions, collate
 from learner.critic import build_critic_engine
 from learner.logprobs import token_logprobs
 from learner.objectives import LearnerBatch, zero_loss
-from learner.policy_gradient import gae, kl_estimate, ppo_policy_loss, ppo_value_loss, token_rewards, whiten
+from learner.policy_gradient import (
+    gae,
+    kl_estimate,
+    ppo_policy_loss,
+    ppo_value_loss,
+    token_rewards,
+    truncated_importance_weights,
+    whiten,
+)
 from rewards.signals import score_signal
 
 if TYPE_CHECKING:
@@ -66,6 +76,9 @@ class PPOTrainer:
         rewards = token_rewards(scores, kl, mask, cfg.kl_coef)
         advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
         advantages = whiten(advantages, mask)
+        # a sample from an older policy (train.max_staleness) weighs min(pi_old / pi_behaviour, cap) per token
+        behaviour = at_response_positions(tokens, [s.behaviour_logprobs for s in batch.samples])
+        weights = truncated_importance_weights(old_logprobs, behaviour, cfg.importance_cap)
         stats = {"policy_loss": 0.0, "value_loss": 0.0, "clip_fraction": 0.0}
         updates = 0
         for _ in range(cfg.ppo_epochs):
@@ -83,7 +96,7 @@ class PPOTrainer:
                     part = tokens.select(rows)
                     logprobs = token_logprobs(self.policy, part)
                     policy_loss, clipped = ppo_policy_loss(logprobs, old_logprobs[rows], advantages[rows], mask[rows],
-                                                           cfg.clip_eps, num_tokens)
+                                                           cfg.clip_eps, num_tokens, weights[rows])
                     value_loss = ppo_value_loss(self.critic(part), old_values[rows], returns[rows], mask[rows],
                                                 cfg.value_clip_eps, num_tokens)
                     self._apply(policy_loss, value_loss)

@@ -27,7 +27,7 @@ PRESETS = {
     "dpo": "train/reward_margin",
     "ppo": "train/value_loss",
     "kto": "train/z_ref",
-    "grpo": "train/clip_fraction",
+    "grpo": "train/truncated_fraction",
     "rloo": "train/kl_per_token",
 }
 

@@ -14,6 +14,8 @@ from learner.policy_gradient import (
     reinforce_plus_plus_advantages,
     rloo_advantages,
     token_rewards,
+    truncated_importance_weights,
+    truncated_is_policy_loss,
     whiten,
 )
 
@@ -54,6 +56,27 @@ def test_ppo_policy_loss_clips_by_advantage_sign():
     # A = 1: max(-1.5, -1.2) = -1.2 (clipped); A = -1: max(1.5, 1.2) = 1.5 (not clipped)
     assert loss.item() == pytest.approx((-1.2 + 1.5) / 2)
     assert clip_fraction.item() == pytest.approx(0.5)
+
+
+def test_truncated_importance_weights_correct_stale_tokens_by_hand():
+    # pi_prox / pi_behav per token: 0.5 / 0.25 = 2 (kept), 0.9 / 0.3 = 3 (truncated to the cap 2.5), 0.2 / 0.4 = 0.5
+    proximal, behaviour = t([[0.5, 0.9, 0.2]]).log(), t([[0.25, 0.3, 0.4]]).log()
+    assert truncated_importance_weights(proximal, behaviour, 2.5).tolist()[0] == pytest.approx([2.0, 2.5, 0.5])
+    logp = proximal.clone().requires_grad_(True)
+    advantages, mask = t([[1.0, -2.0, 4.0]]), t([[1.0, 1.0, 0.0]])  # the third token is padding
+    loss, truncated = truncated_is_policy_loss(logp, behaviour, advantages, mask, cap=2.5, num_tokens=2)
+    # -(w A) summed over valid tokens / 2 = -(2 * 1 + 2.5 * -2) / 2 = 1.5; d loss / d logp_t = -w_t A_t / 2
+    assert loss.item() == pytest.approx(1.5)
+    loss.backward()
+    assert logp.grad.tolist()[0] == pytest.approx([-1.0, 2.5, 0.0])
+    assert truncated.item() == pytest.approx(0.5)  # one of the two valid tokens hit the cap
+
+
+def test_ppo_policy_loss_takes_importance_weights_per_token():
+    logp = torch.full((1, 2), math.log(1.5))
+    weights = t([[2.0, 0.5]])
+    loss, _ = ppo_policy_loss(logp, torch.zeros(1, 2), t([[1.0, -1.0]]), torch.ones(1, 2), 0.2, 2, weights)
+    assert loss.item() == pytest.approx((-1.2 * 2.0 + 1.5 * 0.5) / 2)
 
 
 def test_ppo_value_loss_takes_the_larger_error():
