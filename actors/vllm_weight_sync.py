@@ -9,17 +9,14 @@ from stale weights).
 
 from __future__ import annotations
 
+import logging
+
 
 class FileWeightLoader:
     def load_weights_from_files(self, paths: list[str]) -> int:
         """Load safetensors bucket files (written to shared memory by the RolloutEngine actor)."""
-        import logging
-
         from safetensors.torch import load_file
 
-        # Every reload warns that RotaryEmbedding (no weights) and the tied lm_head "failed to load";
-        # both are expected here and the lm_head is handled below, so keep the log readable.
-        logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(logging.ERROR)
         loaded = 0
 
         def counted():
@@ -111,4 +108,7 @@ def register_shm_backend() -> None:
         pass  # registered already (this module imported twice)
 
 
+# Every reload warns that RotaryEmbedding (no weights) and the tied lm_head "failed to load"; both are expected
+# (retie_lm_head handles the lm_head), so keep the worker's log readable.
+logging.getLogger("vllm.model_executor.model_loader.reload.layerwise").setLevel(logging.ERROR)
 register_shm_backend()

@@ -1,6 +1,6 @@
 """Compute floors for one training step's batch, measured in this process: what plain PyTorch, DeepSpeed and
 vLLM take for the same model and tokens with nothing of ours around them (bench/throughput.py prints them
-beside our phases). Also the learner's and reference scorer's own calls, in process, for profiling.
+beside our phases); synthetic samples for in-process comparisons.
 """
 
 from __future__ import annotations

@@ -14,14 +14,16 @@ For each model size, in one run on an idle machine:
 Prints a table per size: ours, the floor, their ratio; then the step against the sum of the floors, and
 completions per second; then our step with generation overlapped (train.max_staleness, --staleness).
 
-TRL's GRPO and online DPO on the same model and reward are not run by this script yet (TRL is not a
-dependency); issue 14 records the figures measured by hand.
+When TRL is installed (`pip install -e .[bench]`), TRL's GRPO on the same model, prompts, reward and batch
+(bench/trl_baseline.py), with its default beta 0 (no reference model) and with beta 0.04 (a reference
+model: the same work as ours), completions/s against ours. TRL's online DPO is not run.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import os
 import statistics
@@ -110,12 +112,52 @@ def report(size: str, ours: dict, floor: dict) -> None:
     for phase in PHASES:
         base = floor.get(phase)
         ratio = f"{ours[phase] / base:.2f}x" if base else "-"
-        print(f"| {phase} | {ours[phase]:.3f} | {base if base is None else f'{base:.3f}'} | {ratio} | {what[phase]} |")
+        print(f"| {phase} | {ours[phase]:.3f} | {'-' if base is None else f'{base:.3f}'} | {ratio} | {what[phase]} |")
     total = sum(floor[p] for p in ("generate", "reference", "learn", "sync"))
     print(f"| **step** | {ours['step']:.3f} | {total:.3f} | {ours['step'] / total:.2f}x | the sum of the floors |")
+    # generation on devices of its own, overlapped with everything else (train.max_staleness 1): the slower of the two
+    apart = max(ours["generate"], ours["step"] - ours["generate"])
+    print(f"| simulated: generation on its own devices, max_staleness 1 | {apart:.3f} | | "
+          f"{ours['step'] / apart:.2f}x faster | max(generate, the rest of the step) |")
     print(f"\nplain PyTorch forward+backward+AdamW: {floor['torch']:.3f} s (DeepSpeed's step is "
           f"{floor['learn'] / floor['torch']:.2f}x it); completions/s: ours {ours['completions'] / ours['step']:.1f}, "
           f"at the floors {ours['completions'] / total:.1f}")
+
+
+def compare_trl(model_path: str, ours: dict, steps: int, warmup: int) -> None:
+    from bench.trl_baseline import trl_grpo_seconds
+
+    mine = ours["completions"] / ours["step"]
+    for beta, what in ((0.0, "its default, no reference model"), (0.04, "beta 0.04: a reference model, our work")):
+        seconds = trl_grpo_seconds(model_path, steps, warmup, beta)
+        theirs = ours["completions"] / seconds
+        print(f"TRL GRPO ({what}): {seconds:.3f} s a step, {theirs:.1f} completions/s; ours {mine:.1f} "
+              f"= {mine / theirs:.2f}x")
+
+
+def micro_batch_comparison(size: str, cache_dir: str, repeats: int) -> None:
+    """The learner's step and the reference's forward, in this process, on 64 samples with prompts of 8-40
+    tokens: micro-batches of 16 sequences in arrival order against learner.max_tokens_per_micro_batch."""
+    from bench.floors import median_seconds, synthetic_samples, una_signal
+    from core.config import AlgorithmConfig, LearnerConfig, TinyModelConfig
+    from learner.engine import PolicyLearner
+    from learner.logprobs import response_logprobs
+    from learner.objectives import LearnerBatch
+    from models.tiny import build_tiny_model
+
+    shape = dict(zip(("hidden_size", "num_layers", "num_heads", "intermediate_size"), SIZES[size] or ()))
+    path = str(build_tiny_model(TinyModelConfig(cache_dir=cache_dir, **shape)))
+    samples = synthetic_samples(64, (8, 40), 32, vocab=200)
+    print(f"\n{size}: micro-batches, median seconds of {repeats} (after one warm-up)\n")
+    print("| learner.max_tokens_per_micro_batch | learner step | reference forward |")
+    print("|---|---|---|")
+    for budget in (0, 1024, 2048):
+        learner = PolicyLearner(path, LearnerConfig(max_tokens_per_micro_batch=budget), AlgorithmConfig(), 64, 0)
+        model = learner.engine.module
+        batch = LearnerBatch(samples, response_logprobs(model, samples, 0, MICRO_BATCH), una_signal(samples))
+        learn = median_seconds(lambda learner=learner, batch=batch: learner.train_step(batch), repeats)
+        forward = median_seconds(lambda m=model, b=budget: response_logprobs(m, samples, 0, MICRO_BATCH, b), repeats)
+        print(f"| {budget or '0 (16 sequences)'} | {learn:.3f} | {forward:.3f} |")
 
 
 def main() -> None:
@@ -126,8 +168,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each floor (after one warm-up)")
     parser.add_argument("--staleness", type=int, nargs="*", default=[1],
                         help="also run ours with these train.max_staleness values (generation overlapped)")
+    parser.add_argument("--micro-batches", action="store_true",
+                        help="only compare fixed and token-budget micro-batches in this process (synthetic samples)")
     args = parser.parse_args()
     cache_dir = tempfile.mkdtemp(prefix="bench-models-")
+    if args.micro_batches:
+        for size in args.sizes:
+            micro_batch_comparison(size, cache_dir, args.repeats)
+        return
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / "run"
@@ -135,6 +183,10 @@ def main() -> None:
             ours = run_ours(size, args.steps, args.warmup, out, cache_dir)
             floor = floors(model_path_of(out), step_samples(out, args.warmup + 1), args.repeats)
             report(size, ours, floor)
+            if importlib.util.find_spec("trl") is None:
+                print("TRL is not installed (pip install -e .[bench]): no comparison with TRL's GRPO")
+            else:
+                compare_trl(model_path_of(out), ours, args.steps, args.warmup)
             for staleness in args.staleness:
                 overlapped = run_ours(size, args.steps, args.warmup, Path(folder) / f"k{staleness}", cache_dir, staleness)
                 print(f"train.max_staleness={staleness}: {overlapped['step']:.3f} s a step, "

@@ -9,6 +9,8 @@ One step, top to bottom (every call below is a typed method on a Ray actor):
   stats     = learner.train_step(LearnerBatch(samples, ref, signal))   DeepSpeed
   rollout.load_weights(learner.export_weights())     the generator now samples from the new policy
 Online mode learns and pushes every step; iterative mode collects the iteration, then learns and pushes.
+With train.max_staleness k the generations of the next k steps start before the learner trains
+(loop/generation_queue.py).
 """
 
 from __future__ import annotations
@@ -117,10 +119,10 @@ class TrainingLoop:
             samples_seen, collected, learnable_steps = 0, [], 0
             bar = tqdm(range(1, train.steps_per_iteration + 1), desc=f"iteration {iteration}", unit="step")
             self.timer.lap()  # a step's phase times start here, not at the evaluation before it
-            queue, started = GenerationQueue(self.actors.rollout, self.cfg.rollout.samples_per_prompt, self.sync), 0
+            queue, launched = GenerationQueue(self.actors.rollout, self.cfg.rollout.samples_per_prompt, self.sync), 0
             for step in bar:
                 global_step = (iteration - 1) * train.steps_per_iteration + step
-                started = self._start_generations(queue, batches, iteration, step, started)
+                launched = self._start_generations(queue, batches, iteration, step, launched)
                 state.step = global_step
                 with self.timer.phase("generate"):
                     _, samples = queue.next()
@@ -158,16 +160,16 @@ class TrainingLoop:
         return Stop("iteration_limit", f"ran all {train.iterations} iterations")
 
     def _start_generations(self, queue: GenerationQueue, batches: Iterator[list[Prompt]], iteration: int, step: int,
-                           started: int) -> int:
+                           launched: int) -> int:
         """Start generating every step up to train.max_staleness ahead of this one, within the iteration;
         returns the last step started."""
         train = self.cfg.train
         last = min(step + train.max_staleness, train.steps_per_iteration)
-        for ahead in range(started + 1, last + 1):
+        for ahead in range(launched + 1, last + 1):
             self.state.batches_drawn += 1
             global_step = (iteration - 1) * train.steps_per_iteration + ahead
             queue.start(next(batches), iteration, ahead, _seed(train.seed, global_step))
-        return max(started, last)
+        return max(launched, last)
 
     def _over_budget(self) -> bool:
         budget = self.cfg.stopping.max_seconds

@@ -41,8 +41,12 @@ def test_each_sample_is_at_most_one_version_stale_and_reward_rises(uninterrupted
         assert seen == expected, (iteration, step, seen)
     metrics = [json.loads(line) for line in (uninterrupted / "metrics.jsonl").read_text().splitlines()]
     assert max(r["train/staleness_max"] for r in metrics if "train/staleness_max" in r) == 1
-    rewards = [row["eval_reward"] for row in json.loads((uninterrupted / "summary.json").read_text())["iterations"]]
+    iterations = json.loads((uninterrupted / "summary.json").read_text())["iterations"]
+    rewards = [row["eval_reward"] for row in iterations]
     assert rewards[-1] > rewards[0] + 0.01, rewards
+    for row in iterations[1:]:  # an iteration's seconds are its steps' (time/total), evaluation not included
+        steps = sum(r["time/total"] for r in metrics if r.get("iteration") == row["iteration"] and "time/total" in r)
+        assert row["seconds"] == pytest.approx(steps, abs=0.5), (row, steps)
 
 
 def test_killed_asynchronous_run_resumes_to_the_same_records(uninterrupted, tmp_path, tiny_config):
