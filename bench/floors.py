@@ -131,12 +131,20 @@ def vllm_generate_seconds(model_path: str, samples: list[Sample], repeats: int, 
     prompts = {s.prompt_id: s.prompt_token_ids for s in samples}
     job = {"model": model_path, "prompts": list(prompts.values()), "n": len(samples) // len(prompts),
            "max_tokens": max_new_tokens, "repeats": repeats}
-    done = subprocess.run([sys.executable, "-m", "bench.floors", json.dumps(job)], cwd=ROOT, capture_output=True,
-                          text=True)
+    return run_marked("bench.floors", job, RESULT)
+
+
+def run_marked(module: str, job: dict, marker: str, timeout_s: float = 3600.0) -> float:
+    """python -m module 'job as JSON' in a process of its own, without the torch.distributed variables this
+    process may have set (a DeepSpeed floor; accelerate would try to join its group); returns the number the
+    child printed after marker (the libraries log to stdout too)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    done = subprocess.run([sys.executable, "-m", module, json.dumps(job)], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=timeout_s)
     if done.returncode != 0:
-        raise RuntimeError(f"the vLLM floor failed:\n{done.stderr[-3000:]}")
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]  # vLLM logs to stdout too
-    return float(line.removeprefix(RESULT))
+        raise RuntimeError(f"{module} failed:\n{done.stderr[-3000:]}")
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith(marker)]
+    return float(line.removeprefix(marker))
 
 
 def _time_vllm(job: dict) -> float:

@@ -54,7 +54,8 @@ def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str, stal
     command = [sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={cache_dir}",
                "train.iterations=1", f"train.steps_per_iteration={steps + warmup}", "data.toy_eval_prompts=4",
                f"train.max_staleness={staleness}", *model_overrides(size)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "RAY_ADDRESS": "local"})
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "RAY_ADDRESS": "local"},
+                          timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"launch.py for {size} failed:\n{done.stderr[-3000:]}")
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

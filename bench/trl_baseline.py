@@ -12,7 +12,6 @@ steps, one generation per step, transformers' generate, fp32 on the CPU), reward
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -58,17 +57,9 @@ def grpo_step_seconds(model: str, steps: int, warmup: int, beta: float) -> float
 
 def trl_grpo_seconds(model: str, steps: int, warmup: int, beta: float) -> float:
     """grpo_step_seconds in a process of its own (TRL and accelerate set up their own state)."""
-    import subprocess
+    from bench.floors import run_marked
 
-    job = json.dumps({"model": model, "steps": steps, "warmup": warmup, "beta": beta})
-    # without the torch.distributed variables the DeepSpeed floor set in this process (accelerate would join it)
-    env = {k: v for k, v in os.environ.items() if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    done = subprocess.run([sys.executable, "-m", "bench.trl_baseline", job], cwd=ROOT, capture_output=True, text=True,
-                          env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"TRL's GRPO failed:\n{done.stderr[-3000:]}")
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
-    return float(line.removeprefix(RESULT))
+    return run_marked("bench.trl_baseline", {"model": model, "steps": steps, "warmup": warmup, "beta": beta}, RESULT)
 
 
 if __name__ == "__main__":

@@ -1,26 +1,20 @@
-"""Weight-sync bandwidth, and where a training step's time goes.
+"""Weight-push bandwidth (where a training step's time goes: bench/throughput.py).
 
-    python bench/weight_sync.py [--sizes 1 10 30 100] [--transports ray shm] [--repeats 3] [--phase-steps 20]
+    python bench/weight_sync.py [--sizes 1 10 30 100] [--transports ray shm] [--repeats 3]
 
-Part 1: for Llama-style models of about 1M to 100M parameters (fp32), a DeepSpeed learner actor and a vLLM
+For Llama-style models of about 1M to 100M parameters (fp32), a DeepSpeed learner actor and a vLLM
 rollout engine actor; one push with cluster.weight_transport ray is the learner exporting its weights in
 safetensors buckets through Ray's object store and the engine loading them; with shm, the learner writing
 them into shared memory and the engine loading them through vLLM's weight-transfer API. Prints the median
 seconds of a push (export, load), the bandwidth in MB/s of fp32 weights, and a plain memcpy's bandwidth
 for the same tensors.
-
-Part 2: short runs of the default job (tiny model, and a 10M-parameter model) through launch.py; prints
-each phase's share of the training loop (generate, score, reference, learn, sync, other) and the share
-that is not model compute (sync + other: serialisation, Ray calls, data handling, logging).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # hidden size, layers (head size 64, MLP 4x hidden, vocabulary 320): about 1M, 10M, 30M and 100M parameters
 SHAPES = {1: (128, 4), 10: (384, 4), 30: (512, 7), 100: (768, 11)}
-LOOP_PHASES = ("generate", "score", "reference", "learn", "sync", "other")
 
 
 def tiny(millions: int, cache_dir: str):
@@ -87,19 +80,6 @@ def push_seconds(millions: int, repeats: int, bucket_mb: int, cache_dir: str, tr
             "mb_per_s": megabytes / (export + load), "memcpy_mb_per_s": megabytes / memcpy}
 
 
-def phase_shares(overrides: list[str], steps: int, cache_dir: str) -> dict:
-    with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "launch.py", "--output-dir", out, f"model.tiny.cache_dir={cache_dir}",
-                   "train.iterations=1", f"train.steps_per_iteration={steps}", "data.toy_eval_prompts=8", *overrides]
-        env = {**os.environ, "RAY_ADDRESS": "local"}  # a Ray instance of its own
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            raise RuntimeError(f"launch.py {' '.join(overrides)} failed:\n{done.stderr[-3000:]}")
-        seconds = json.loads((Path(out) / "summary.json").read_text())["phase_seconds"]
-    loop = sum(seconds[p] for p in LOOP_PHASES)
-    return {"loop": loop, **{p: seconds[p] / loop for p in LOOP_PHASES}}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SHAPES), choices=list(SHAPES),
@@ -107,7 +87,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bucket-mb", type=int, default=256)
     parser.add_argument("--transports", nargs="+", default=["ray", "shm"], choices=["ray", "shm"])
-    parser.add_argument("--phase-steps", type=int, default=20, help="training steps of each part-2 run (0: skip)")
     args = parser.parse_args()
     import ray
 
@@ -124,16 +103,6 @@ def main() -> None:
     for transport, r in rows:
         print(f"| {r['params_m']:.1f}M | {transport} | {r['mb']:.0f} | {r['export']:.3f} | {r['load']:.3f} "
               f"| {r['mb_per_s']:.0f} | {r['memcpy_mb_per_s']:.0f} | {r['mb_per_s'] / r['memcpy_mb_per_s']:.2f} |")
-    if args.phase_steps:
-        runs = {"tiny (0.4M)": [], "10M": [f"model.tiny.{k}={v}" for k, v in vars(tiny(10, cache_dir)).items()
-                                         if k in ("hidden_size", "num_layers", "num_heads", "intermediate_size")]}
-        print(f"\nWhere a training step goes (default job, {args.phase_steps} steps, share of the training loop)\n")
-        print("| model | loop s | " + " | ".join(LOOP_PHASES) + " | not model compute (sync + other) |")
-        print("|---|---|" + "---|" * (len(LOOP_PHASES) + 1))
-        for name, overrides in runs.items():
-            s = phase_shares(overrides, args.phase_steps, cache_dir)
-            shares = " | ".join(f"{100 * s[p]:.0f}%" for p in LOOP_PHASES)
-            print(f"| {name} | {s['loop']:.1f} | {shares} | {100 * (s['sync'] + s['other']):.0f}% |")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,13 @@ def records(out: Path, pattern: str = "*.parquet"):
     return datasets.load_dataset("parquet", data_files=str(out / "records" / pattern), split="train")
 
 
+def run_to_end(command: list[str], out: Path) -> Path:
+    """The run that is never killed, to compare the resumed one with."""
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return out
+
+
 def kill_in_iteration_2(command: list[str], out: Path) -> None:
     driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)

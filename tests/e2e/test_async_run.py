@@ -3,12 +3,11 @@ every record says how stale its sample was (never above 1), reward still rises, 
 the same records as one that was never killed."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from resume_check import ROOT, assert_resume_matches, kill_in_iteration_2, records
+from resume_check import assert_resume_matches, kill_in_iteration_2, records, run_to_end
 
 ITERATIONS, STEPS, PROMPTS, SAMPLES, EVAL_PROMPTS = 2, 10, 16, 4, 16
 pytestmark = pytest.mark.slow
@@ -23,9 +22,7 @@ def _command(out: Path, tiny_config) -> list[str]:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, tiny_config) -> Path:
     out = tmp_path_factory.mktemp("uninterrupted")
-    run = subprocess.run(_command(out, tiny_config), cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-4000:]
-    return out
+    return run_to_end(_command(out, tiny_config), out)
 
 
 def test_each_sample_is_at_most_one_version_stale_and_reward_rises(uninterrupted):
