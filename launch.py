@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.learner.merging != "none":
             cfg.learner.merge_base_path = _merge_base_path(cfg)
         model_path = _model_path(cfg)
+        if cfg.model.lora.enabled:
+            from learner.lora import check_lora
+
+            check_lora(cfg.model.lora, model_path)
         prompts = _load_prompts(cfg, model_path)
     except (ConfigError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -17,6 +17,7 @@ from actors.rollout import RolloutEngine
 from actors.rollout_pool import RolloutPool
 from core.config import RunConfig
 from core.placement import ActorSlot, build_plan, check_fits, describe
+from learner.engine import PolicyLearner
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +27,24 @@ class Actors:
     """The run's actors, each typed by the class it hosts (ActorHandle[T]: its methods are T's, called remotely)."""
 
     rollout: RolloutPool
-    reference: ActorHandle[ReferenceScorer]
-    initial: ActorHandle[ReferenceScorer]  # scores KL to the initial policy; the reference itself when it never moves
+    # model.lora.reference adapter_disabled: learner rank 0 (its score() switches the adapter off)
+    reference: ActorHandle[ReferenceScorer] | ActorHandle[PolicyLearner]
+    # scores KL to the initial policy; the reference itself when it never moves
+    initial: ActorHandle[ReferenceScorer] | ActorHandle[PolicyLearner]
     oracle: ActorHandle[Oracle]
     learner: LearnerGroup
     timeout_s: float
     judge: ActorHandle[RolloutEngine] | None = None  # reward.kind llm_judge: the judge model's own vLLM engine
     transport: str = "ray"  # cluster.weight_transport
+    lora: bool = False  # model.lora.enabled: pushes send the adapter only
     placement: dict[str, str] = field(default_factory=dict)  # actor name -> Ray node id
 
     def named(self) -> dict[str, ray.actor.ActorHandle]:
         """Every actor by the name errors and summary.json use ("rollout", or "rollout 0", "rollout 1", ...)."""
         unique = _numbered("rollout", self.rollout.engines) | _numbered("learner", self.learner.ranks)
-        unique |= {"reference": self.reference, "oracle": self.oracle}
+        unique["oracle"] = self.oracle
+        if self.reference is not self.learner.ranks[0]:
+            unique["reference"] = self.reference
         if self.initial is not self.reference:
             unique["initial"] = self.initial
         if self.judge is not None:
@@ -68,10 +74,12 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     if cfg.reward.kind == "self_judge":  # the rollout engines read the (longer) judge prompts too
         max_model_len = max(max_model_len, judge_len)
     engines = [place(RolloutEngine, s, restarts).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
-                                              s.tensor_parallel, cfg.cluster.weight_transport)
+                                              s.tensor_parallel, cfg.cluster.weight_transport, cfg.model.lora)
                for s in plan.slots("rollout")]
+    lora = cfg.model.lora
     scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
-                                                 cfg.learner.max_tokens_per_micro_batch)
+                                                 cfg.learner.max_tokens_per_micro_batch,
+                                                 lora.adapter_path if lora.enabled else "")
                for s in plan.slots("reference")]
     judge, judge_path = None, ""
     if cfg.reward.kind == "llm_judge":
@@ -88,6 +96,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     (oracle_slot,) = plan.slots("oracle")
     ranks = plan.slots("learner")  # ranks that share a node train at once: they split its cores
     learner = LearnerGroup.create([actor_options(s, groups, node_cpus / len(ranks)) for s in ranks], timeout)
+    scorers = scorers or [learner.ranks[0]]  # model.lora.reference adapter_disabled
     actors = Actors(
         rollout=rollout,
         reference=scorers[0],
@@ -97,10 +106,11 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         timeout_s=timeout,
         judge=judge,
         transport=cfg.cluster.weight_transport,
+        lora=lora.enabled,
     )
     # the learner loads while the engines do (start-up is mostly one process's imports)
     learner_start = learner.begin_start(model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed,
-                                        cfg.cluster.weight_bucket_mb)
+                                        cfg.cluster.weight_bucket_mb, lora)
     _wait_started(actors, learner_start, cfg.cluster.call_timeout_s)
     actors.placement = wait({name: h.node_id.remote() for name, h in actors.named().items()}, timeout)
     return actors

@@ -39,17 +39,18 @@ class LearnerGroup:
         return cls([ray.remote(LearnerRank).options(**options).remote() for options in rank_options], timeout_s)
 
     def start(self, model_path: str, learner, algorithm, max_sequences_per_step: int, seed: int,
-              bucket_mb: int) -> None:
-        wait(self.begin_start(model_path, learner, algorithm, max_sequences_per_step, seed, bucket_mb), self.timeout_s)
+              bucket_mb: int, lora=None) -> None:
+        wait(self.begin_start(model_path, learner, algorithm, max_sequences_per_step, seed, bucket_mb, lora),
+             self.timeout_s)
 
     def begin_start(self, model_path: str, learner, algorithm, max_sequences_per_step: int, seed: int,
-                    bucket_mb: int) -> dict[str, ray.ObjectRef]:
+                    bucket_mb: int, lora=None) -> dict[str, ray.ObjectRef]:
         """Every rank's start, joined into one group, as calls to wait on (with other actors' starts)."""
         master_address = wait_one(self.ranks[0].address.remote(), "learner rank 0: address", self.timeout_s)
         return {f"learner rank {i}: start": r.start.remote(model_path, learner, algorithm, max_sequences_per_step,
                                                            seed, rank=i, world_size=len(self.ranks),
                                                            master=master_address, timeout_s=self.timeout_s,
-                                                           bucket_mb=bucket_mb)
+                                                           bucket_mb=bucket_mb, lora=lora)
                 for i, r in enumerate(self.ranks)}
 
     def train_step(self, batch: LearnerBatch) -> UpdateStats:
@@ -62,6 +63,10 @@ class LearnerGroup:
         if len(refs) > 1:
             self._all("export_weights", refs[1:], first=1)  # the others only joined the gather
         return refs[0]
+
+    def export_adapter(self, shared_memory: bool):
+        """model.lora: rank 0's adapter (learner/lora.py's AdapterUpdate)."""
+        return self._all("export_adapter", [r.export_adapter.remote(shared_memory) for r in self.ranks])[0]
 
     def write_shared_weights(self) -> dict:
         """cluster.weight_transport shm: rank 0's layout of the weights it wrote to shared memory."""

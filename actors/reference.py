@@ -12,10 +12,17 @@ from learner.weights import iter_buckets, serialize_state_dict
 
 
 class ReferenceScorer(ReportsMemory):
-    def __init__(self, model_path: str, micro_batch_size: int, max_tokens_per_micro_batch: int = 0):
+    def __init__(self, model_path: str, micro_batch_size: int, max_tokens_per_micro_batch: int = 0,
+                 adapter_path: str = ""):
+        """adapter_path: a LoRA policy's starting adapter (model.lora.adapter_path), merged into the weights."""
         from transformers import AutoModelForCausalLM
 
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(compute_device()).eval()
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+        if adapter_path:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
+        self.model = model.to(compute_device()).eval()
         self.pad_token_id = self.model.config.pad_token_id or 0
         self.micro_batch_size, self.max_tokens = micro_batch_size, max_tokens_per_micro_batch
         self.version = 0

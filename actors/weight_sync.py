@@ -5,7 +5,8 @@ and fetched by every receiver from Ray's object store (any node); shm, learner r
 into shared memory and every engine on its machine loads them through vLLM's weight-transfer API
 (learner/shm_weights.py, one machine); nccl, vLLM's NCCL weight-transfer engine from learner rank 0 straight
 into every engine's workers (GPUs). The reference scorer is a transformers model, not a vLLM engine: it always
-takes the buckets (PolicySync.load_reference).
+takes the buckets (PolicySync.load_reference). A LoRA policy (model.lora) pushes its adapter only, by shm (a
+folder in shared memory) or ray (the folder's files), and each engine serves it as a new vLLM LoRA adapter.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from actors.rollout_pool import RolloutPool
 
 
 def push_weights(learner: LearnerGroup, rollout: RolloutPool, version: int, timeout_s: float,
-                 transport: str = "ray") -> ray.ObjectRef | None:
+                 transport: str = "ray", lora: bool = False) -> ray.ObjectRef | None:
     """The learner's weights into every rollout engine. Returns the exported buckets' object reference (None
-    with the nccl and shm transports, which export none); the reference scorer loads those buckets."""
+    with the nccl and shm transports and with LoRA, which export none); the reference scorer loads those buckets."""
     calls: dict[str, ray.ObjectRef] = {}
     weights = None
-    if transport == "nccl":
+    if lora:
+        calls |= rollout.load_adapter(learner.export_adapter(shared_memory=transport == "shm"), version)
+    elif transport == "nccl":
         learner.send_weights_nccl(rollout.engines, rollout.workers)
         calls |= {f"rollout engine {i}: update_weight_version": e.update_weight_version.remote(str(version))
                   for i, e in enumerate(rollout.engines)}

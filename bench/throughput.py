@@ -22,7 +22,6 @@ model: the same work as ours), completions/s against ours. TRL's online DPO is n
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import json
 import os
@@ -72,9 +71,8 @@ def step_samples(out: Path, step: int):
 
     from core.records import Sample
 
-    names = [f.name for f in dataclasses.fields(Sample)]
     table = pq.read_table(out / "records" / f"train-i1-s{step}.parquet").to_pylist()
-    return [Sample(**{k: row[k] for k in names}) for row in table]
+    return [Sample.from_record(row) for row in table]
 
 
 def model_path_of(out: Path) -> str:

@@ -41,9 +41,27 @@ class TinyModelConfig:
 
 
 @dataclass
+class LoraConfig:
+    """A LoRA policy (learner/lora.py): the learner trains low-rank adapters on frozen base weights, the
+    rollout engines serve them with vLLM's LoRA support, and each push sends the adapter only."""
+
+    enabled: bool = False
+    rank: Annotated[int, AT_LEAST_1] = 8
+    alpha: Annotated[float, POSITIVE] = 16.0  # the update is scaled by alpha / rank
+    dropout: Annotated[float, Range(0, 1, high_open=True)] = 0.0
+    # module names (e.g. [q_proj, v_proj]) or [all-linear]: every linear layer but the output head (which cannot take one)
+    target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    adapter_path: str = ""  # a PEFT adapter folder to start from (trained on model.path's base); empty: a fresh adapter
+    # adapter_disabled: the reference is the base weights with the adapter switched off, computed by the learner
+    # (no second model held; the reference cannot move); separate: the reference scorer actor, as without LoRA
+    reference: Literal["adapter_disabled", "separate"] = "adapter_disabled"
+
+
+@dataclass
 class ModelConfig:
     path: str = ""  # a local Hugging Face model folder; empty builds the tiny model below
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
@@ -305,6 +323,7 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
     if len(cfg.learner.adam_betas) != 2:
         raise ConfigError(f"{source}: learner.adam_betas is AdamW's two betas, e.g. [0.9, 0.999]; got {cfg.learner.adam_betas}")
     _check_algorithm(cfg, source)
+    _check_lora(cfg, source)
     arithmetic_used = cfg.data.source == "arithmetic" or cfg.stopping.guard == "arithmetic"
     if arithmetic_used and not cfg.model.path and "arithmetic" not in cfg.model.tiny.skills:
         raise ConfigError(f"{source}: the arithmetic task needs a tokenizer that covers sums; add arithmetic to "
@@ -315,6 +334,34 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
     if cfg.reward.kind == "exact_match" and cfg.data.source == "toy":
         raise ConfigError(f"{source}: reward.kind exact_match needs data with answers; the toy task has none "
                           "(set data.source to a .jsonl/.parquet file or datasets folder)")
+
+
+def _check_lora(cfg: RunConfig, source: str) -> None:
+    """What a LoRA policy cannot be combined with (learner/lora.py checks the model and adapter files)."""
+    lora = cfg.model.lora
+    if not lora.enabled:
+        return
+    if cfg.learner.merging != "none":
+        raise ConfigError(f"{source}: learner.merging merges full-weight updates with the SFT task vector; with "
+                          "model.lora the base is frozen and only the adapter learns: set learner.merging none")
+    if cfg.cluster.weight_transport == "nccl":
+        raise ConfigError(f"{source}: model.lora sends the adapter through cluster.weight_transport shm or ray; nccl "
+                          "(full weights into vLLM's workers) is not built for adapters yet")
+    if not lora.target_modules:
+        raise ConfigError(f"{source}: model.lora.target_modules is empty; name the layers (e.g. [q_proj, v_proj]) "
+                          "or use [all-linear]")
+    if lora.reference != "adapter_disabled":
+        return
+    if cfg.train.reference_refresh != "never":
+        raise ConfigError(f"{source}: model.lora.reference adapter_disabled is the frozen base and cannot follow "
+                          f"train.reference_refresh {cfg.train.reference_refresh}; set model.lora.reference separate")
+    if lora.adapter_path:
+        raise ConfigError(f"{source}: model.lora.reference adapter_disabled scores with the base weights alone, not "
+                          "the policy model.lora.adapter_path starts from; set model.lora.reference separate")
+    if cfg.learner.zero_stage == 3 and cfg.cluster.learner.count > 1:
+        raise ConfigError(f"{source}: model.lora.reference adapter_disabled is scored by learner rank 0 alone, which "
+                          "ZeRO-3 cannot do with several ranks (each holds a part of the weights); set "
+                          "model.lora.reference separate, or learner.zero_stage 2")
 
 
 def _check_algorithm(cfg: RunConfig, source: str) -> None:

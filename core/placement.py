@@ -65,9 +65,16 @@ def active_roles(cfg: RunConfig) -> dict[str, int]:
     """How many actors of each role this run starts."""
     roles = {"rollout": cfg.cluster.rollout.count, "learner": cfg.cluster.learner.count,
              "reference": 1 if cfg.train.reference_refresh == "never" else 2, "oracle": 1}
+    if reference_on_learner(cfg):
+        del roles["reference"]
     if cfg.reward.kind == "llm_judge":
         roles["judge"] = 1
     return roles
+
+
+def reference_on_learner(cfg: RunConfig) -> bool:
+    """model.lora.reference adapter_disabled: learner rank 0 scores the reference (its base weights, adapter off)."""
+    return cfg.model.lora.enabled and cfg.model.lora.reference == "adapter_disabled"
 
 
 def build_plan(cfg: RunConfig) -> Plan:

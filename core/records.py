@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +33,11 @@ class Sample:
     step: int
     prompt_messages: list[dict[str, str]] = field(default_factory=list)  # for judges with their own chat template
     answer: str = ""  # the prompt's reference answer, if the data has one
+
+    @classmethod
+    def from_record(cls, row: dict) -> Sample:
+        """The sample a row of the run's records holds (the records add reward, feedback and more columns)."""
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name in row})
 
 
 @dataclass

@@ -10,13 +10,15 @@ from datetime import timedelta
 
 import torch
 
-from core.config import AlgorithmConfig, LearnerConfig
+from core.config import AlgorithmConfig, LearnerConfig, LoraConfig
 from core.memory import ReportsMemory
 from core.records import Sample, UpdateStats
 from learner.algorithms import lookup
 from learner.logprobs import response_logprobs
+from learner.lora import AdapterUpdate
 from learner.objectives import LearnerBatch
 from learner.one_update import OneUpdate
+from learner.shm_weights import shared_folder
 from learner.weights import serialize_buckets, unique_tensors
 
 
@@ -56,7 +58,7 @@ class PolicyLearner(ReportsMemory):
 
     def __init__(self, model_path: str, learner: LearnerConfig, algorithm: AlgorithmConfig,
                  max_sequences_per_step: int, seed: int, rank: int = 0, world_size: int = 1, master: str = "",
-                 timeout_s: float = 1800.0, bucket_mb: int = 256):
+                 timeout_s: float = 1800.0, bucket_mb: int = 256, lora: LoraConfig | None = None):
         import deepspeed
         from transformers import AutoModelForCausalLM
 
@@ -66,15 +68,20 @@ class PolicyLearner(ReportsMemory):
         self.rank, self.world_size, self.bucket_bytes = rank, world_size, bucket_mb * 2**20
         init_process_group(rank, world_size, master, timeout_s)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+        self.lora = lora if lora is not None and lora.enabled else None
+        if self.lora:
+            from learner.lora import wrap_with_lora
+
+            model = wrap_with_lora(model, self.lora)  # the base frozen: only the adapter is optimised
         self.pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
         # one optimizer step takes the whole batch, or a part of it (PPO's minibatches); this rank its share
         per_step = math.ceil(entry.update_size(algorithm, max_sequences_per_step) / world_size)
         self.micro_batch_size = min(learner.micro_batch_size, per_step)
         self.accumulation_steps = math.ceil(per_step / self.micro_batch_size)
         self.max_tokens_per_micro_batch = learner.max_tokens_per_micro_batch
-        optimizer = torch.optim.AdamW(
-            model.parameters(), lr=learner.lr, betas=tuple(learner.adam_betas), weight_decay=learner.weight_decay
-        )
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=learner.lr, betas=tuple(learner.adam_betas),
+                                      weight_decay=learner.weight_decay)
         ds_config = {
             "train_micro_batch_size_per_gpu": self.micro_batch_size,
             "gradient_accumulation_steps": self.accumulation_steps,
@@ -86,6 +93,7 @@ class PolicyLearner(ReportsMemory):
         self.zero_stage = learner.zero_stage
         self.nccl = None  # cluster.weight_transport nccl: the sender, opened at the first push
         self.shared_weights = None  # cluster.weight_transport shm: the file in shared memory, made at the first push
+        self.adapter_folder: str | None = None  # model.lora: where the pushed adapter is written
         self.merging = None
         if learner.merging != "none":
             from learner.online_merging import OnlineMerging
@@ -107,6 +115,30 @@ class PolicyLearner(ReportsMemory):
         self.engine.eval()
         return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size,
                                  self.max_tokens_per_micro_batch)
+
+    def score(self, samples: list[Sample]) -> list[list[float]]:
+        """model.lora.reference adapter_disabled: the reference's log-probs (the base weights, adapter switched
+        off); the reference scorer's call, answered by learner rank 0."""
+        self.engine.eval()
+        with self.engine.module.disable_adapter():
+            return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size,
+                                     self.max_tokens_per_micro_batch)
+
+    def export_adapter(self, shared_memory: bool) -> AdapterUpdate | None:
+        """model.lora: the adapter alone, for the rollout engines (gathered first under ZeRO-3, where every rank
+        must call this; rank 0 returns it): its folder in shared memory (cluster.weight_transport shm), or its
+        files' bytes through Ray's object store (ray)."""
+        from learner.lora import adapter_files, write_adapter
+
+        state_dict = self._adapter_state_dict()
+        if self.rank != 0:
+            return None
+        if self.adapter_folder is None:
+            self.adapter_folder = shared_folder()
+        write_adapter(self.engine.module, state_dict, self.adapter_folder)
+        if shared_memory:
+            return AdapterUpdate(folder=self.adapter_folder, host=socket.gethostname())
+        return AdapterUpdate(files=adapter_files(self.adapter_folder))
 
     def export_weights(self) -> list[bytes]:
         """The full weights as safetensors buckets of at most cluster.weight_bucket_mb (gathered first under
@@ -136,14 +168,21 @@ class PolicyLearner(ReportsMemory):
         self.nccl.send()
 
     def save_pretrained(self, folder: str) -> None:
-        """A Hugging Face folder (weights, config, tokenizer) that transformers and vLLM load."""
+        """A Hugging Face folder (weights, config, tokenizer) that transformers and vLLM load; with model.lora
+        the adapter merged in, and the adapter itself in PEFT's format in folder/adapter."""
         from transformers import AutoTokenizer
 
         state_dict = self._full_state_dict()  # every rank joins the gather under ZeRO-3; rank 0 writes
+        adapter = self._adapter_state_dict() if self.lora else None
         if self.rank != 0:
             return
-        self.engine.module.save_pretrained(folder, state_dict=state_dict, safe_serialization=True)
+        module = self.engine.module.get_base_model() if self.lora else self.engine.module
+        module.save_pretrained(folder, state_dict=state_dict, safe_serialization=True)
         AutoTokenizer.from_pretrained(self.model_path).save_pretrained(folder)
+        if adapter is not None:
+            from learner.lora import ADAPTER_FOLDER, write_adapter
+
+            write_adapter(self.engine.module, adapter, os.path.join(folder, ADAPTER_FOLDER))
 
     def save_state(self, folder: str) -> None:
         """Everything needed to continue training exactly: DeepSpeed's weights and optimizer state, the random
@@ -158,13 +197,25 @@ class PolicyLearner(ReportsMemory):
         self.updater.load(folder, client_state["plan"])
 
     def _full_state_dict(self) -> dict[str, torch.Tensor]:
+        """The policy's full weights under the base model's names (with model.lora: the adapter merged in)."""
+        from learner.lora import merged_state_dict
+
         module = self.engine.module
+
+        def state() -> dict[str, torch.Tensor]:
+            return merged_state_dict(module) if self.lora else module.state_dict()
+
         if self.zero_stage == 3:
             import deepspeed
 
             with deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None):
-                return {k: v.detach().clone() for k, v in module.state_dict().items()}
-        return {k: v.detach() for k, v in module.state_dict().items()}
+                return {k: v.detach().clone() for k, v in state().items()}
+        return {k: v.detach() for k, v in state().items()}
+
+    def _adapter_state_dict(self) -> dict[str, torch.Tensor]:
+        from learner.lora import adapter_state_dict
+
+        return adapter_state_dict(self.engine.module, self.zero_stage)
 
 
 def _check_inputs(batch: LearnerBatch) -> None:

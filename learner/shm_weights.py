@@ -5,13 +5,16 @@ weight-transfer API (actors/vllm_weight_sync.py's "shm" backend); only a small l
 One copy on each side instead of the Ray transport's five (serialise, object store, fetch, file, read).
 The file is reused by every push (written in place: the loop does not generate while it pushes) and
 removed when the learner exits; a file left by a learner that was killed is removed by the next one.
+A LoRA policy's adapter goes the same way as a folder (learner/lora.py): shared_folder() makes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -47,6 +50,27 @@ class SharedMemoryWeights:
             os.unlink(self.path)
 
 
+def shared_folder() -> str:
+    """A folder in shared memory (or the temporary folder where there is none), removed when this process exits,
+    or by the next learner's remove_stale_files if it is killed."""
+    import atexit
+
+    folder = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
+    if folder is not None:
+        remove_stale_files(folder)
+    path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=folder)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def check_same_host(host: str) -> None:
+    """What an engine reads from shared memory must have been written on its machine."""
+    if host != socket.gethostname():
+        raise RuntimeError(f"cluster.weight_transport shm: the weights were written on {host} but this rollout "
+                           f"engine runs on {socket.gethostname()}; shared memory reaches one machine only. Use "
+                           "cluster.weight_transport ray (or nccl on GPUs) when engines run on other nodes")
+
+
 def plan_layout(tensors: dict[str, torch.Tensor]) -> dict:
     offsets, position = [], 0
     for tensor in tensors.values():
@@ -58,10 +82,7 @@ def plan_layout(tensors: dict[str, torch.Tensor]) -> dict:
 
 def read_tensors(update: dict) -> list[tuple[str, torch.Tensor]]:
     """(name, tensor) views of a written file (mapped, not copied), on the machine that wrote it."""
-    if update["host"] != socket.gethostname():
-        raise RuntimeError(f"cluster.weight_transport shm: the weights were written on {update['host']} but this "
-                           f"rollout engine runs on {socket.gethostname()}; shared memory reaches one machine only. "
-                           "Use cluster.weight_transport ray (or nccl on GPUs) when engines run on other nodes")
+    check_same_host(update["host"])
     buffer = torch.from_file(update["path"], shared=False, size=update["total"], dtype=torch.uint8)
     return [(name, view_of(buffer, offset, getattr(torch, dtype), shape))
             for name, dtype, shape, offset in zip(update["names"], update["dtype_names"], update["shapes"],
@@ -77,13 +98,13 @@ def view_of(buffer: torch.Tensor, offset: int, dtype: torch.dtype, shape) -> tor
 
 
 def remove_stale_files(folder: str = SHARED_MEMORY) -> int:
-    """Remove weight files whose learner process is gone (killed before it could remove its own)."""
+    """Remove weight files and adapter folders whose learner process is gone (killed before it removed its own)."""
     removed = 0
-    for path in Path(folder).glob(f"{PREFIX}*.bin"):
-        pid = int(path.name.removeprefix(PREFIX).split("-")[0])
-        if not _alive(pid):
+    for path in Path(folder).glob(f"{PREFIX}*"):
+        pid = path.name.removeprefix(PREFIX).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
                 removed += 1
     return removed
 

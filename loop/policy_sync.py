@@ -46,7 +46,7 @@ class PolicySync:
                             self.state.actor_restarts, limit, self.state.policy_version)
                 a = self.actors
                 wait_until_answering(a.named(), a.timeout_s)
-                push_weights(a.learner, a.rollout, self.state.policy_version, a.timeout_s, a.transport)
+                push_weights(a.learner, a.rollout, self.state.policy_version, a.timeout_s, a.transport, a.lora)
 
     def push(self) -> None:
         """A new policy version: the generators always take it, the reference when its schedule says."""
@@ -57,7 +57,8 @@ class PolicySync:
         a, version = self.actors, state.policy_version
         # the engines (retried if one dies: loading weights twice is harmless), then the reference (an EMA step
         # applied twice would not be)
-        self.latest_weights = self.retried(lambda: push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport))
+        self.latest_weights = self.retried(lambda: push_weights(a.learner, a.rollout, version, a.timeout_s,
+                                                                a.transport, a.lora))
         if ema or every_k:
             self.load_reference(train.reference_ema_rate if ema else None)
 
@@ -83,6 +84,6 @@ class PolicySync:
         """The learner, the engines and a moving reference as the checkpoint in folder left them."""
         a, version = self.actors, self.state.policy_version
         a.learner.load_state(str(folder / "resume" / "learner"))
-        self.latest_weights = push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport)
+        self.latest_weights = push_weights(a.learner, a.rollout, version, a.timeout_s, a.transport, a.lora)
         if self.cfg.train.reference_refresh != "never":
             checkpoint.restore_reference(a.reference, folder, version, a.timeout_s)

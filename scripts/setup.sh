@@ -13,7 +13,7 @@ python3 -m venv .venv
 if [ "$target" = cpu ]; then
   .venv/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
 fi
-.venv/bin/python -c "import vllm, deepspeed, ray, transformers, datasets, pyarrow" 2>/dev/null \
+.venv/bin/python -c "import vllm, deepspeed, ray, transformers, peft, datasets, pyarrow" 2>/dev/null \
   || { echo "setup: the installed packages do not import; see the pip output above" >&2; exit 1; }
 # DeepSpeed's shared-memory all-reduce for several CPU learner ranks: compiled now, not in the first run
 # (learner/cpu_comm.py); GPUs use NCCL instead.

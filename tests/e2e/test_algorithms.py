@@ -110,8 +110,7 @@ def _reward_weighted_change(learner, records: Path) -> float:
     from core.records import Sample
 
     rows = pq.read_table(records).to_pylist()
-    names = {f.name for f in dataclasses.fields(Sample)}
-    trained = learner.sequence_logprobs([Sample(**{k: v for k, v in row.items() if k in names}) for row in rows])
+    trained = learner.sequence_logprobs([Sample.from_record(row) for row in rows])
     by_prompt = defaultdict(list)
     for row, logprobs in zip(rows, trained):
         by_prompt[row["prompt_id"]].append((row["reward"], sum(logprobs) - sum(row["reference_logprobs"])))

@@ -59,7 +59,8 @@ def test_a_submitted_run_places_actors_on_both_nodes(two_nodes, tmp_path, tiny_c
     pins = ["cluster.rollout.count=2", "cluster.rollout.node_resource=head_node", "cluster.oracle.node_resource=head_node",
             "cluster.learner.count=2", "cluster.learner.node_resource=worker_node",
             "cluster.reference.node_resource=worker_node", "cluster.call_timeout_s=900",
-            "cluster.weight_transport=ray"]  # what a real second machine needs (shm reaches one machine)
+            "cluster.weight_transport=ray",  # what a real second machine needs (shm reaches one machine)
+            "cluster.weight_bucket_mb=1", "train.verify_sync=true"]  # the 1.4 MB of weights in two buckets, checked
     command = [RAY, "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}", "--working-dir", str(ROOT),
                "--", sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={tiny_config.cache_dir}",
                "train.iterations=1", "train.steps_per_iteration=3", "data.toy_eval_prompts=8", *pins]
@@ -81,3 +82,6 @@ def test_a_submitted_run_places_actors_on_both_nodes(two_nodes, tmp_path, tiny_c
     assert len(head) == len(worker) == 1 and head != worker  # each group on its node, the two nodes distinct
     assert [row["iteration"] for row in summary["iterations"]] == [0, 1]
     assert summary["iterations"][1]["train_samples"] == 3 * 16 * 4  # both engines' samples, none lost
+    steps = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    synced = [row["train/sync_max_logprob_diff"] for row in steps if "train/sync_max_logprob_diff" in row]
+    assert len(synced) == 3 and max(synced) < 1e-3  # every push through Ray's object store reached the engines

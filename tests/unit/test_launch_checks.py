@@ -33,6 +33,10 @@ def no_ray(monkeypatch):
     ("cluster.reference.count=2", "cluster.reference.count: one reference actor is supported"),
     ("cluster.learner.tensor_parallel=2", "only vLLM engines (rollout, judge) are tensor-parallel"),
     ("algorithm.name=hinge", "algorithm.name 'hinge' is not registered"),
+    ("model.lora.enabled=true model.lora.rank=0", "'model.lora.rank' must be at least 1"),
+    ("model.lora.enabled=true model.lora.target_modules=[q_proj,qkv]", "['qkv'] match no linear layer"),
+    ("model.lora.enabled=true model.lora.reference=separate model.lora.adapter_path=/tmp",
+     "model.lora.adapter_path /tmp: not a PEFT adapter folder"),
 ])
 def test_bad_values_exit_2_before_any_actor_starts(overrides, message, tiny_config, tmp_path, capsys):
     code = launch.main(["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
