@@ -36,7 +36,7 @@ class Actors:
     timeout_s: float
     judge: ActorHandle[RolloutEngine] | None = None  # reward.kind llm_judge: the judge model's own vLLM engine
     transport: str = "ray"  # cluster.weight_transport
-    lora: bool = False  # model.lora.enabled: pushes send the adapter only
+    lora: bool = False  # model.lora.pushes_adapter(): pushes send the adapter only
     placement: dict[str, str] = field(default_factory=dict)  # actor name -> Ray node id
 
     def named(self) -> dict[str, ray.actor.ActorHandle]:
@@ -74,7 +74,8 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     if cfg.reward.kind == "self_judge":  # the rollout engines read the (longer) judge prompts too
         max_model_len = max(max_model_len, judge_len)
     engines = [place(RolloutEngine, s, restarts).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
-                                              s.tensor_parallel, cfg.cluster.weight_transport, cfg.model.lora)
+                                              s.tensor_parallel, cfg.cluster.weight_transport,
+                                              cfg.model.lora if cfg.model.lora.pushes_adapter() else None)
                for s in plan.slots("rollout")]
     lora = cfg.model.lora
     scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
@@ -106,7 +107,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         timeout_s=timeout,
         judge=judge,
         transport=cfg.cluster.weight_transport,
-        lora=lora.enabled,
+        lora=lora.pushes_adapter(),
     )
     # the learner loads while the engines do (start-up is mostly one process's imports)
     learner_start = learner.begin_start(model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed,

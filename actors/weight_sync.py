@@ -5,8 +5,9 @@ and fetched by every receiver from Ray's object store (any node); shm, learner r
 into shared memory and every engine on its machine loads them through vLLM's weight-transfer API
 (learner/shm_weights.py, one machine); nccl, vLLM's NCCL weight-transfer engine from learner rank 0 straight
 into every engine's workers (GPUs). The reference scorer is a transformers model, not a vLLM engine: it always
-takes the buckets (PolicySync.load_reference). A LoRA policy (model.lora) pushes its adapter only, by shm (a
-folder in shared memory) or ray (the folder's files), and each engine serves it as a new vLLM LoRA adapter.
+takes the buckets (PolicySync.load_reference). A LoRA policy (model.lora) pushes its adapter only, with shm as a
+folder in shared memory, with ray and nccl as the folder's files through Ray's object store (an adapter is a
+few MB and vLLM's LoRA loader reads a folder); each engine serves it as a new vLLM LoRA adapter.
 """
 
 from __future__ import annotations

@@ -55,6 +55,12 @@ class LoraConfig:
     # adapter_disabled: the reference is the base weights with the adapter switched off, computed by the learner
     # (no second model held; the reference cannot move); separate: the reference scorer actor, as without LoRA
     reference: Literal["adapter_disabled", "separate"] = "adapter_disabled"
+    # adapter: each push sends the adapter, vLLM serves it (LoRA kernels); merged: each push sends the base with the
+    # adapter merged in and vLLM runs it as a plain model (vLLM's CPU LoRA kernels are slow: README, bench/lora.py)
+    serve: Literal["adapter", "merged"] = "adapter"
+
+    def pushes_adapter(self) -> bool:
+        return self.enabled and self.serve == "adapter"
 
 
 @dataclass
@@ -344,9 +350,13 @@ def _check_lora(cfg: RunConfig, source: str) -> None:
     if cfg.learner.merging != "none":
         raise ConfigError(f"{source}: learner.merging merges full-weight updates with the SFT task vector; with "
                           "model.lora the base is frozen and only the adapter learns: set learner.merging none")
-    if cfg.cluster.weight_transport == "nccl":
-        raise ConfigError(f"{source}: model.lora sends the adapter through cluster.weight_transport shm or ray; nccl "
-                          "(full weights into vLLM's workers) is not built for adapters yet")
+    if lora.serve == "merged" and lora.adapter_path:
+        raise ConfigError(f"{source}: model.lora.serve merged starts the engines from model.path alone, not the policy "
+                          "model.lora.adapter_path starts from; merge it first (python -m learner.merge_adapter) and "
+                          "give the merged folder as model.path, or set model.lora.serve adapter")
+    if lora.serve == "merged" and cfg.cluster.weight_transport == "nccl":
+        raise ConfigError(f"{source}: model.lora.serve merged is not built for cluster.weight_transport nccl (its sender "
+                          "sends the module's own parameters); use model.lora.serve adapter, or weight_transport ray")
     if not lora.target_modules:
         raise ConfigError(f"{source}: model.lora.target_modules is empty; name the layers (e.g. [q_proj, v_proj]) "
                           "or use [all-linear]")

@@ -15,7 +15,15 @@ from core.memory import ReportsMemory
 from core.records import Sample, UpdateStats
 from learner.algorithms import lookup
 from learner.logprobs import response_logprobs
-from learner.lora import AdapterUpdate
+from learner.lora import (
+    ADAPTER_FOLDER,
+    AdapterUpdate,
+    adapter_files,
+    adapter_state_dict,
+    merged_state_dict,
+    wrap_with_lora,
+    write_adapter,
+)
 from learner.objectives import LearnerBatch
 from learner.one_update import OneUpdate
 from learner.shm_weights import shared_folder
@@ -70,8 +78,6 @@ class PolicyLearner(ReportsMemory):
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
         self.lora = lora if lora is not None and lora.enabled else None
         if self.lora:
-            from learner.lora import wrap_with_lora
-
             model = wrap_with_lora(model, self.lora)  # the base frozen: only the adapter is optimised
         self.pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
         # one optimizer step takes the whole batch, or a part of it (PPO's minibatches); this rank its share
@@ -127,9 +133,7 @@ class PolicyLearner(ReportsMemory):
     def export_adapter(self, shared_memory: bool) -> AdapterUpdate | None:
         """model.lora: the adapter alone, for the rollout engines (gathered first under ZeRO-3, where every rank
         must call this; rank 0 returns it): its folder in shared memory (cluster.weight_transport shm), or its
-        files' bytes through Ray's object store (ray)."""
-        from learner.lora import adapter_files, write_adapter
-
+        files' bytes through Ray's object store (ray, nccl)."""
         state_dict = self._adapter_state_dict()
         if self.rank != 0:
             return None
@@ -180,8 +184,6 @@ class PolicyLearner(ReportsMemory):
         module.save_pretrained(folder, state_dict=state_dict, safe_serialization=True)
         AutoTokenizer.from_pretrained(self.model_path).save_pretrained(folder)
         if adapter is not None:
-            from learner.lora import ADAPTER_FOLDER, write_adapter
-
             write_adapter(self.engine.module, adapter, os.path.join(folder, ADAPTER_FOLDER))
 
     def save_state(self, folder: str) -> None:
@@ -198,8 +200,6 @@ class PolicyLearner(ReportsMemory):
 
     def _full_state_dict(self) -> dict[str, torch.Tensor]:
         """The policy's full weights under the base model's names (with model.lora: the adapter merged in)."""
-        from learner.lora import merged_state_dict
-
         module = self.engine.module
 
         def state() -> dict[str, torch.Tensor]:
@@ -213,8 +213,6 @@ class PolicyLearner(ReportsMemory):
         return {k: v.detach() for k, v in state().items()}
 
     def _adapter_state_dict(self) -> dict[str, torch.Tensor]:
-        from learner.lora import adapter_state_dict
-
         return adapter_state_dict(self.engine.module, self.zero_stage)
 
 

@@ -25,7 +25,7 @@ VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's accepted max_lora_
 @dataclass
 class AdapterUpdate:
     """A pushed adapter: the folder learner rank 0 wrote in shared memory on host (weight_transport shm), or
-    that folder's files (ray)."""
+    that folder's files (ray, nccl)."""
 
     folder: str = ""
     host: str = ""

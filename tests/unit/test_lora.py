@@ -124,7 +124,10 @@ def test_bad_lora_settings_are_named_before_any_actor_starts(tiny_model_path, tm
     (["train.reference_refresh=every_iteration"], "cannot follow train.reference_refresh every_iteration"),
     (["model.lora.adapter_path=/somewhere"], "not the policy model.lora.adapter_path starts from"),
     (["learner.zero_stage=3", "cluster.learner.count=2"], "ZeRO-3 cannot do with several ranks"),
-    (["cluster.weight_transport=nccl", "cluster.rollout.gpus=1", "cluster.learner.gpus=1"], "nccl"),
+    (["model.lora.serve=merged", "model.lora.reference=separate", "model.lora.adapter_path=/somewhere"],
+     "merge it first"),
+    (["model.lora.serve=merged", "cluster.weight_transport=nccl", "cluster.rollout.gpus=1", "cluster.learner.gpus=1"],
+     "not built for cluster.weight_transport nccl"),
 ])
 def test_lora_combinations_that_cannot_work_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
