@@ -53,7 +53,7 @@ def run(variant: str, rank: int, lr: float, serve: str, size: str, seed: int, st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="25m", choices=["tiny", "25m", "100m"])
-    parser.add_argument("--ranks", type=int, nargs="+", default=[8, 64])
+    parser.add_argument("--ranks", type=int, nargs="*", default=[8, 64])
     parser.add_argument("--merged-ranks", type=int, nargs="*", default=[8])
     parser.add_argument("--no-full", action="store_true", help="leave out full fine-tuning (push shares then unknown)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
