@@ -24,6 +24,7 @@ from core.config import ConfigError, RunConfig, load_config
 from core.data import DataError
 from core.model_folder import check_model_folder
 from core.placement import build_plan
+from core.versions import check_versions
 from loop.run_folder import finished_run, lock_run_folder
 from rewards.guard import build_guard, build_metric
 from rewards.judge import load_templates
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.overrides)
         if args.dry_run:
             return _dry_run(cfg)
+        check_versions()
         if cfg.reward.kind == "reward_model":  # resolved here, so summary.json names the model used
             cfg.reward.model_path = _reward_model_path(cfg)
         if cfg.reward.kind == "llm_judge":
@@ -226,13 +228,66 @@ def _load_prompts(cfg: RunConfig, model_path: str):
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from core.config_help import sections
+
+    listed = "\n".join(f"  {name:<11} {meaning}" for name, meaning in sections())
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=f"config sections (`una-align config --section S` lists their keys):\n{listed}")
     parser.add_argument("--config", help="a YAML preset (default: the embedded default run)")
     parser.add_argument("--output-dir", help="where the run writes (default: a fresh folder under runs/)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the placement plan and the resources it needs, check it fits, start nothing")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.iterations=2 learner.lr=5e-4")
     return parser.parse_args(argv)
+
+
+COMMANDS = {
+    "run": "run a job (what `python launch.py` does): una-align run [--config F] [--output-dir D] [key=value ...]",
+    "dry-run": "print the placement plan and check it fits the declared cluster; start nothing",
+    "config": "print the resolved config, every key with its meaning: una-align config [--config F] [--section S] "
+              "[key=value ...]",
+    "export": "a run's records as a preference data set (python -m loop.export)",
+    "report": "a run's report.md from its folder (python -m loop.report)",
+    "merge": "a LoRA adapter merged into its base model (python -m learner.merge_adapter)",
+    "merge-models": "parallel train, then merge: base + SFT delta + aligned delta (python -m learner.merge_models)",
+}
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """The installed command, `una-align <command> ...` (pyproject.toml's [project.scripts])."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        listed = "\n".join(f"  {name:<13} {meaning}" for name, meaning in COMMANDS.items())
+        print(f"usage: una-align <command> [arguments]\n\ncommands:\n{listed}\n\n`una-align <command> --help` says more",
+              file=sys.stderr if argv else sys.stdout)
+        return 2 if argv and argv[0] not in ("-h", "--help") else 0
+    command, rest = argv[0], argv[1:]
+    if command in ("run", "dry-run"):
+        return main(["--dry-run", *rest] if command == "dry-run" else rest)
+    if command == "config":
+        return _print_config(rest)
+    module = {"export": "loop.export", "report": "loop.report", "merge": "learner.merge_adapter",
+              "merge-models": "learner.merge_models"}[command]
+    import importlib
+
+    importlib.import_module(module).main(rest)
+    return 0
+
+
+def _print_config(argv: list[str]) -> int:
+    from core.config_help import format_config
+
+    parser = argparse.ArgumentParser(prog="una-align config", description=COMMANDS["config"])
+    parser.add_argument("--config", help="a YAML preset (default: the embedded default run)")
+    parser.add_argument("--section", default="", help="one section (model, data, rollout, reward, ...)")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args(argv)
+    try:
+        print(format_config(load_config(args.config, args.overrides), args.section))
+    except (ConfigError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

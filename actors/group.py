@@ -73,11 +73,11 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     judge_len = cfg.reward.judge.max_prompt_tokens + cfg.reward.judge.max_new_tokens
     if cfg.reward.kind == "self_judge":  # the rollout engines read the (longer) judge prompts too
         max_model_len = max(max_model_len, judge_len)
+    lora = cfg.model.lora
     engines = [place(RolloutEngine, s, restarts).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
                                               s.tensor_parallel, cfg.cluster.weight_transport,
-                                              cfg.model.lora if cfg.model.lora.pushes_adapter() else None)
+                                              lora if lora.pushes_adapter() else None)  # serve merged: plain engines
                for s in plan.slots("rollout")]
-    lora = cfg.model.lora
     scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
                                                  cfg.learner.max_tokens_per_micro_batch,
                                                  lora.adapter_path if lora.enabled else "")

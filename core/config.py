@@ -22,13 +22,13 @@ __all__ = ["ConfigError"]  # raised by load_config; defined with the schema
 class TinyModelConfig:
     """A small Llama-style model and tokenizer built locally (no downloads)."""
 
-    vocab_size: Annotated[int, AT_LEAST_1] = 320
-    hidden_size: Annotated[int, AT_LEAST_1] = 128
-    num_layers: Annotated[int, AT_LEAST_1] = 2
+    vocab_size: Annotated[int, AT_LEAST_1] = 320  # the tokenizer's vocabulary (trained locally on the task's text)
+    hidden_size: Annotated[int, AT_LEAST_1] = 128  # model width
+    num_layers: Annotated[int, AT_LEAST_1] = 2  # transformer blocks
     num_heads: Annotated[int, AT_LEAST_1] = 2  # head_dim = hidden_size / num_heads; vLLM's CPU attention needs 64 or more
-    intermediate_size: Annotated[int, AT_LEAST_1] = 256
-    max_positions: Annotated[int, AT_LEAST_1] = 256
-    seed: int = 0
+    intermediate_size: Annotated[int, AT_LEAST_1] = 256  # the MLP's inner width
+    max_positions: Annotated[int, AT_LEAST_1] = 256  # the longest sequence (prompt + response) in tokens
+    seed: int = 0  # the random initial weights' seed
     # supervised warm start on the toy task (models/tiny_sft.py): the skill the guard watches
     sft_steps: Annotated[int, AT_LEAST_0] = 0
     # the warm start's AdamW learning rate (the lab uses 1e-3: at 3e-3 sums stayed under 5%)
@@ -37,7 +37,7 @@ class TinyModelConfig:
     # what the tokenizer covers and the warm start teaches: topics (the toy: "X and Y."), and the lab's
     # arithmetic ("what is 47 + 38?" -> "85.") and writing (a varied sentence about X and Y; tasks/writing.py)
     skills: list[Literal["topics", "arithmetic", "writing"]] = field(default_factory=lambda: ["topics"])
-    cache_dir: str = "~/.cache/una_align/tiny_models"
+    cache_dir: str = "~/.cache/una_align/tiny_models"  # built models are kept here, one folder per distinct config
 
 
 @dataclass
@@ -45,10 +45,10 @@ class LoraConfig:
     """A LoRA policy (learner/lora.py): the learner trains low-rank adapters on frozen base weights, the
     rollout engines serve them with vLLM's LoRA support, and each push sends the adapter only."""
 
-    enabled: bool = False
-    rank: Annotated[int, AT_LEAST_1] = 8
+    enabled: bool = False  # train a LoRA adapter instead of every weight
+    rank: Annotated[int, AT_LEAST_1] = 8  # the adapter's rank r
     alpha: Annotated[float, POSITIVE] = 16.0  # the update is scaled by alpha / rank
-    dropout: Annotated[float, Range(0, 1, high_open=True)] = 0.0
+    dropout: Annotated[float, Range(0, 1, high_open=True)] = 0.0  # dropout on the adapter's input while training
     # module names (e.g. [q_proj, v_proj]) or [all-linear]: every linear layer but the output head (which cannot take one)
     target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
     adapter_path: str = ""  # a PEFT adapter folder to start from (trained on model.path's base); empty: a fresh adapter
@@ -65,14 +65,18 @@ class LoraConfig:
 
 @dataclass
 class ModelConfig:
+    """The policy model: a local Hugging Face folder, or the tiny model built here; optionally LoRA."""
+
     path: str = ""  # a local Hugging Face model folder; empty builds the tiny model below
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # the rollout engines' weights (the learner trains in float32)
 
 
 @dataclass
 class DataConfig:
+    """The prompts: the built-in tasks or your own file, and the held-out split."""
+
     # "toy" (the toy task's prompts), "arithmetic" (the lab's sums, answers in the field "answer"), or a
     # .jsonl/.parquet file or a saved `datasets` folder
     source: str = "toy"
@@ -80,21 +84,23 @@ class DataConfig:
     answer_field: str = ""  # a reference answer per prompt, for reward.kind exact_match and 3-argument functions
     train_split: str = "train"  # for a saved DatasetDict folder
     eval_split: str = ""  # held-out split name (a DatasetDict split, or a second file); empty: eval_fraction
-    eval_fraction: float = 0.1
-    max_prompt_tokens: Annotated[int, AT_LEAST_1] = 64
+    eval_fraction: float = 0.1  # the share of prompts held out when there is no eval_split
+    max_prompt_tokens: Annotated[int, AT_LEAST_1] = 64  # longer prompts are skipped and counted
     toy_train_prompts: Annotated[int, AT_LEAST_1] = 512  # the built-in tasks' (toy, arithmetic) training prompts
     toy_eval_prompts: Annotated[int, AT_LEAST_1] = 32  # and held-out prompts
 
 
 @dataclass
 class RolloutConfig:
-    samples_per_prompt: Annotated[int, AT_LEAST_1] = 4
-    max_new_tokens: Annotated[int, AT_LEAST_1] = 32
-    temperature: Annotated[float, AT_LEAST_0] = 1.0
-    top_p: Annotated[float, OPEN_SHARE] = 1.0
+    """Sampling by the vLLM rollout engines."""
+
+    samples_per_prompt: Annotated[int, AT_LEAST_1] = 4  # responses sampled per prompt each step
+    max_new_tokens: Annotated[int, AT_LEAST_1] = 32  # the longest response
+    temperature: Annotated[float, AT_LEAST_0] = 1.0  # sampling temperature
+    top_p: Annotated[float, OPEN_SHARE] = 1.0  # nucleus sampling's share
     gpu_memory_utilization: Annotated[float, OPEN_SHARE] = 0.2  # on the CPU build: the share of the NUMA node's memory
     kv_cache_gib: Annotated[int, AT_LEAST_1] = 1  # VLLM_CPU_KVCACHE_SPACE for the CPU build
-    enforce_eager: bool = True
+    enforce_eager: bool = True  # no CUDA graphs / compilation in vLLM (faster start, the only mode on CPUs)
 
 
 @dataclass
@@ -106,17 +112,20 @@ class JudgeConfig:
     # parse "Score: N" (unparsed replies abstain); pairwise: P("1") against P("2"), both orders, averaged
     mode: Literal["direct", "pointwise", "pairwise"] = "direct"
     model_path: str = ""  # llm_judge: a local causal-LM folder; empty builds a tiny judge (the tiny model, tiny_seed)
-    tiny_seed: int = 1
+    tiny_seed: int = 1  # the tiny judge's initial weights' seed
     templates: str = ""  # a YAML file of prompt templates (see configs/judge_templates.yaml, the default)
     samples: Annotated[int, AT_LEAST_1] = 3  # pointwise: replies sampled per response; the parsed scores are averaged
     temperature: Annotated[float, AT_LEAST_0] = 0.7  # pointwise sampling
-    top_p: Annotated[float, OPEN_SHARE] = 0.9
+    top_p: Annotated[float, OPEN_SHARE] = 0.9  # pointwise sampling's nucleus share
     max_new_tokens: Annotated[int, AT_LEAST_1] = 24  # pointwise: reply length
     max_prompt_tokens: Annotated[int, AT_LEAST_1] = 224  # longer judge prompts abstain; the judge's engine is sized for this
 
 
 @dataclass
 class RewardConfig:
+    """The feedback source (the oracle) and how its rewards become learning targets."""
+
+    # the feedback source (rewards/)
     kind: Literal["letter_share", "reward_model", "self_judge", "llm_judge", "function", "exact_match", "regex",
                   "length", "remote"] = "letter_share"
     target_letter: str = "o"  # letter_share: the toy task's letter
@@ -131,7 +140,7 @@ class RewardConfig:
     # the tiny reward model's preference labels: letter_share (the toy's) or writing_gold (the lab's Task B proxy:
     # trained on tiny_pairs pairs labelled by the hidden gold reward, so it is imperfect; 0: fresh pairs each step)
     tiny_labels: Literal["letter_share", "writing_gold"] = "letter_share"
-    tiny_pairs: Annotated[int, AT_LEAST_0] = 0
+    tiny_pairs: Annotated[int, AT_LEAST_0] = 0  # the tiny reward model's training pairs
     batch_size: Annotated[int, AT_LEAST_1] = 16  # reward_model
     judge: JudgeConfig = field(default_factory=JudgeConfig)  # self_judge, llm_judge
     # How raw rewards become UNA score targets in [0, 1] (on the toy task per-prompt min-max learned fastest).
@@ -140,6 +149,8 @@ class RewardConfig:
 
 @dataclass
 class AlgorithmConfig:
+    """The objective (learner/algorithms/) and its hyper-parameters."""
+
     # una, ppo, dpo, ipo, simpo, rdpo, kto, grpo, rloo: the registered algorithms (learner/algorithms/)
     name: str = "una"
     feedback: Literal["score", "binary", "pairwise"] = "score"  # UNA's feedback type, built from the oracle's scores
@@ -148,11 +159,11 @@ class AlgorithmConfig:
     beta: Annotated[float, AT_LEAST_0] = 0.02
     # UNA binary, KTO: a sample is desirable when its [0, 1] score target is at least this
     binary_threshold: Annotated[float, SHARE] = 0.5
-    una_binary_form: Literal["mse", "bce"] = "mse"
+    una_binary_form: Literal["mse", "bce"] = "mse"  # UNA binary's loss: mse or bce of sigmoid(beta x log-ratio) against the label
     label_smoothing: Annotated[float, Range(0, 0.5, high_open=True)] = 0.0  # DPO (cDPO when > 0)
     simpo_gamma: float = 0.5  # SimPO's target reward margin
-    kto_lambda_desirable: Annotated[float, AT_LEAST_0] = 1.0
-    kto_lambda_undesirable: Annotated[float, AT_LEAST_0] = 1.0
+    kto_lambda_desirable: Annotated[float, AT_LEAST_0] = 1.0  # KTO's weight of desirable samples
+    kto_lambda_undesirable: Annotated[float, AT_LEAST_0] = 1.0  # KTO's weight of undesirable samples
     rdpo_alpha: Annotated[float, AT_LEAST_0] = 0.01  # R-DPO's length-regularisation weight
     # PPO: per-token KL penalty in the reward; GRPO / RLOO: weight of the k3 KL in the loss
     kl_coef: Annotated[float, AT_LEAST_0] = 0.04
@@ -163,15 +174,18 @@ class AlgorithmConfig:
     kl_estimator: Literal["k1", "k2", "k3"] = "k1"  # PPO's per-token KL penalty
     ppo_epochs: Annotated[int, AT_LEAST_1] = 2  # passes over each batch of samples
     ppo_minibatches: Annotated[int, AT_LEAST_1] = 2  # optimizer steps per pass (the batch is split into this many)
-    value_clip_eps: Annotated[float, POSITIVE] = 0.2
-    gamma: Annotated[float, SHARE] = 1.0
-    lam: Annotated[float, SHARE] = 0.95
+    value_clip_eps: Annotated[float, POSITIVE] = 0.2  # PPO: clipping of the value model's change
+    gamma: Annotated[float, SHARE] = 1.0  # PPO: discount
+    lam: Annotated[float, SHARE] = 0.95  # PPO: GAE's lambda
 
 
 @dataclass
 class LearnerConfig:
-    lr: Annotated[float, POSITIVE] = 1e-3
-    weight_decay: Annotated[float, AT_LEAST_0] = 0.0
+    """The DeepSpeed learner: optimizer, micro-batches, ZeRO stage, online merging."""
+
+    lr: Annotated[float, POSITIVE] = 1e-3  # AdamW's learning rate (LoRA usually takes a larger one)
+    weight_decay: Annotated[float, AT_LEAST_0] = 0.0  # AdamW's weight decay
+    # AdamW's two betas
     adam_betas: list[Annotated[float, Range(0, 1, high_open=True)]] = field(default_factory=lambda: [0.9, 0.999])
     micro_batch_size: Annotated[int, AT_LEAST_1] = 16  # sequences per micro-batch when max_tokens_per_micro_batch is 0
     # > 0: micro-batches by tokens instead (sequences of similar length together, rows x longest <= this):
@@ -179,28 +193,30 @@ class LearnerConfig:
     # PPO's minibatches keep micro_batch_size.
     max_tokens_per_micro_batch: Annotated[int, AT_LEAST_0] = 1024
     zero_stage: Literal[0, 1, 2, 3] = 2  # DeepSpeed ZeRO: 0 (none), 1 (optimizer), 2 (+ gradients), 3 (+ weights)
-    grad_clip: Annotated[float, AT_LEAST_0] = 1.0
+    grad_clip: Annotated[float, AT_LEAST_0] = 1.0  # the gradient's largest global norm (0: no clipping)
     critic_lr: Annotated[float, POSITIVE] = 1e-3  # PPO's value model
     max_nonfinite_updates: Annotated[int, AT_LEAST_1] = 3  # stop the run when this many updates in a row have a non-finite loss
     # The online merging optimizer (learner/online_merging.py): each update merged with the SFT task vector
     # tau = SFT - base, to keep the supervised skill. p: merge_reserve_rate, alpha: merge_alpha.
     merging: Literal["none", "ondare", "onties"] = "none"
-    merge_reserve_rate: Annotated[float, OPEN_SHARE] = 0.01
-    merge_alpha: Annotated[float, AT_LEAST_0] = 1e-7
+    merge_reserve_rate: Annotated[float, OPEN_SHARE] = 0.01  # p: the share of each update's entries kept
+    merge_alpha: Annotated[float, AT_LEAST_0] = 1e-7  # alpha: the weight of the SFT task vector
     merge_base_path: str = ""  # the model SFT started from; empty with the tiny model: it without its warm start
     merge_sft_path: str = ""  # empty: the policy's initial model
 
 
 @dataclass
 class TrainConfig:
+    """The loop: online or iterative, how long, the reference's schedule, asynchronous generation."""
+
     # online: weights pushed to the generator after every update; iterative: collect a whole iteration's
     # samples and feedback first, train on them for iterative_epochs, then push (self-rewarding, iterative DPO)
     mode: Literal["online", "iterative"] = "online"
-    iterative_epochs: Annotated[int, AT_LEAST_1] = 1
-    iterations: Annotated[int, AT_LEAST_0] = 4
-    steps_per_iteration: Annotated[int, AT_LEAST_1] = 50
-    prompts_per_step: Annotated[int, AT_LEAST_1] = 16
-    seed: int = 0
+    iterative_epochs: Annotated[int, AT_LEAST_1] = 1  # iterative mode: passes over an iteration's data
+    iterations: Annotated[int, AT_LEAST_0] = 4  # iterations, each ending with a held-out evaluation and a checkpoint
+    steps_per_iteration: Annotated[int, AT_LEAST_1] = 50  # steps an iteration: generate, score, learn
+    prompts_per_step: Annotated[int, AT_LEAST_1] = 16  # prompts a step (x rollout.samples_per_prompt samples)
+    seed: int = 0  # sampling, data order and the learner's random state
     # never: the initial model; every_iteration / every_k_steps: a copy of the policy; ema: ref <- (1 - r) ref + r policy
     reference_refresh: Literal["never", "every_iteration", "every_k_steps", "ema"] = "never"
     reference_refresh_steps: Annotated[int, AT_LEAST_1] = 10  # k, for every_k_steps (counted in optimizer updates)
@@ -261,7 +277,7 @@ class ClusterConfig:
     """Placement of the actors, checked before any engine starts (`python launch.py --dry-run` prints it)."""
 
     nodes: Annotated[int, AT_LEAST_1] = 1  # the cluster --dry-run checks against; a real run checks the Ray cluster it joined
-    gpus_per_node: Annotated[int, AT_LEAST_0] = 0
+    gpus_per_node: Annotated[int, AT_LEAST_0] = 0  # the cluster --dry-run checks against
     cpus_per_node: Annotated[int, AT_LEAST_0] = 0  # 0: not checked
     rollout: RoleResources = field(default_factory=RoleResources)
     learner: RoleResources = field(default_factory=RoleResources)
@@ -271,7 +287,7 @@ class ClusterConfig:
     # shm: one copy into shared memory, loaded through vLLM's weight-transfer API (engines on the learner's machine);
     # ray: safetensors buckets through Ray's object store (any node, ~6x slower); nccl: vLLM's NCCL transfer (GPUs)
     weight_transport: Literal["shm", "ray", "nccl"] = "shm"
-    weight_bucket_mb: Annotated[int, AT_LEAST_1] = 256
+    weight_bucket_mb: Annotated[int, AT_LEAST_1] = 256  # weight_transport ray: the largest safetensors bucket of a push
     # every remote call and collective: a hang becomes an error naming the actor
     call_timeout_s: Annotated[float, POSITIVE] = 1800.0
     # a rollout engine or the oracle whose process dies is restarted by Ray, given the current weights, and the

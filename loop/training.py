@@ -34,6 +34,7 @@ from loop import checkpoint
 from loop.evaluate import Evaluation, Measures, evaluate, win_rate
 from loop.generation_queue import GenerationQueue
 from loop.metrics import MetricsLog
+from loop.model_card import model_card
 from loop.policy_sync import PolicySync
 from loop.records import RecordWriter
 from loop.state import IterationRow, LoopState, Stop, StopReason
@@ -270,6 +271,9 @@ class TrainingLoop:
                     return
         with self.timer.phase("sync"):
             self.sync.push()
+            if self.cfg.train.verify_sync and collected:
+                diff = self.sync.verify(collected[-1].samples[:4])
+                self.metrics.log(self.state.updates, {"learn/sync_max_logprob_diff": diff, "iteration": iteration})
 
     def _too_many_nonfinite(self, update: UpdateStats) -> bool:
         state = self.state
@@ -289,8 +293,13 @@ class TrainingLoop:
             state.iteration = iteration
             state.checkpoints.append(str(checkpoint.folder_of(self.out_dir, iteration)))
             state.phase_seconds = self.timer.totals()
-            save = checkpoint.actor_saver(self.actors.learner, self.actors.reference if moving_reference else None,
-                                          self.actors.timeout_s)
+            save_actors = checkpoint.actor_saver(self.actors.learner, self.actors.reference if moving_reference else None,
+                                                 self.actors.timeout_s)
+
+            def save(staging: Path) -> None:
+                save_actors(staging)
+                (staging / "README.md").write_text(model_card(self.cfg, state))  # the Hub's model card
+
             checkpoint.write_checkpoint(self.out_dir, iteration, save, state, self.cfg.to_dict(),
                                         self.prompts.digest, self.metrics.bytes_written())
             checkpoint.prune_resume_states(self.out_dir, self.cfg.train.keep_resume_states)

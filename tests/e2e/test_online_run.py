@@ -106,15 +106,21 @@ def test_records_reload_with_every_sample_once(run_dir):
     assert len(row["behaviour_logprobs"]) == len(row["response_token_ids"]) == len(row["reference_logprobs"])
 
 
-def test_records_export_to_a_preference_data_set(run_dir, tmp_path):
+def test_records_export_to_a_preference_data_set_and_the_report_is_rebuilt(run_dir, tmp_path):
     import datasets
 
-    from loop.export import export
-
-    count = export(run_dir, "pairs", tmp_path / "pairs")
+    command = str(Path(sys.executable).parent / "una-align")  # the installed command
+    done = subprocess.run([command, "export", str(run_dir), "--kind", "pairs", "--out", str(tmp_path / "pairs")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
     pairs = datasets.load_from_disk(str(tmp_path / "pairs"))
-    assert len(pairs) == count > ITERATIONS * STEPS * PROMPTS // 2  # most prompts' 4 samples do not all tie
+    assert done.stdout.startswith(f"wrote {len(pairs)} pairs examples")
+    assert len(pairs) > ITERATIONS * STEPS * PROMPTS // 2  # most prompts' 4 samples do not all tie
     assert all(row["score_chosen"] > row["score_rejected"] for row in pairs)
+    report = run_dir / "report.md"
+    report.unlink()
+    done = subprocess.run([command, "report", str(run_dir)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Stopped: **iteration_limit**" in report.read_text(), done.stderr[-2000:]
 
 
 def test_checkpoint_loads_in_transformers_and_vllm_alike(run_dir, tmp_path):

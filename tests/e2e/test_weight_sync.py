@@ -51,19 +51,6 @@ def test_engine_matches_learner_after_a_shared_memory_push_and_generation_change
     after = ray.get(rollout.generate.remote(prompts, 4, 7, 1, 2))
     assert {s.policy_version for s in after} == {1}
     assert [s.response_token_ids for s in after] != [s.response_token_ids for s in before]
-    # model.lora.serve merged: a LoRA learner's weights with its adapter merged in, into the same plain engine
-    from core.config import LoraConfig
-
-    lora = ray.remote(num_cpus=0)(PolicyLearner).remote(tiny_model_path, LearnerConfig(lr=1e-2), AlgorithmConfig(beta=1.0),
-                                                        16, 0, lora=LoraConfig(enabled=True, rank=4))
-    for _ in range(3):
-        ray.get(lora.train_step.remote(LearnerBatch(before, learner_before, Signal("scores", scores=targets))))
-    ray.get(rollout.load_shared_weights.remote(ray.get(lora.write_shared_weights.remote()), 2))
-    lora_after = ray.get(lora.sequence_logprobs.remote(before))
-    assert _max_diff(lora_after, learner_before) > 0.05
-    assert _max_diff(ray.get(rollout.response_logprobs.remote(before)), lora_after) < 1e-4
-    ray.kill(lora)
-
     # a learner killed without its clean-up leaves its file; the next one removes it
     from learner.shm_weights import remove_stale_files
 
