@@ -14,7 +14,7 @@ from core.config import LoraConfig, RolloutConfig
 from core.memory import ReportsMemory
 from core.records import Prompt, Sample
 from learner.lora import AdapterUpdate
-from learner.shm_weights import SHARED_MEMORY, check_same_host
+from learner.shm_weights import check_same_host, shared_memory_dir
 
 ENGINE_WATCH_S = 1.0  # how often a rollout engine checks that vLLM's engine-core process is alive
 
@@ -135,7 +135,7 @@ class RolloutEngine(ReportsMemory):
     def load_weights(self, buckets: list[bytes], version: int) -> None:
         # vLLM's collective_rpc pickles its arguments through to the worker process; files in shared
         # memory that the worker reads back are faster (bench/weight_sync.py: 100M parameters loaded in 0.83 s instead of 3.1 s)
-        with tempfile.TemporaryDirectory(dir=SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None) as folder:
+        with tempfile.TemporaryDirectory(dir=shared_memory_dir()) as folder:
             paths = []
             for i, bucket in enumerate(buckets):
                 paths.append(os.path.join(folder, f"bucket-{i}.safetensors"))
@@ -150,7 +150,7 @@ class RolloutEngine(ReportsMemory):
         engine holds one at a time). Its files are read here, so the folder may change after."""
         from vllm.lora.request import LoRARequest
 
-        with tempfile.TemporaryDirectory(dir=SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None) as received:
+        with tempfile.TemporaryDirectory(dir=shared_memory_dir()) as received:
             folder = update.folder
             if update.files:  # cluster.weight_transport ray: the folder's files came through Ray's object store
                 folder = received

@@ -20,6 +20,7 @@ from learner.lora import (
     AdapterUpdate,
     adapter_files,
     adapter_state_dict,
+    gathered,
     merged_state_dict,
     wrap_with_lora,
     write_adapter,
@@ -125,10 +126,8 @@ class PolicyLearner(ReportsMemory):
     def score(self, samples: list[Sample]) -> list[list[float]]:
         """model.lora.reference adapter_disabled: the reference's log-probs (the base weights, adapter switched
         off); the reference scorer's call, answered by learner rank 0."""
-        self.engine.eval()
         with self.engine.module.disable_adapter():
-            return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size,
-                                     self.max_tokens_per_micro_batch)
+            return self.sequence_logprobs(samples)
 
     def export_adapter(self, shared_memory: bool) -> AdapterUpdate | None:
         """model.lora: the adapter alone, for the rollout engines (gathered first under ZeRO-3, where every rank
@@ -202,15 +201,10 @@ class PolicyLearner(ReportsMemory):
         """The policy's full weights under the base model's names (with model.lora: the adapter merged in)."""
         module = self.engine.module
 
-        def state() -> dict[str, torch.Tensor]:
-            return merged_state_dict(module) if self.lora else module.state_dict()
-
-        if self.zero_stage == 3:
-            import deepspeed
-
-            with deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None):
-                return {k: v.detach().clone() for k, v in state().items()}
-        return {k: v.detach() for k, v in state().items()}
+        with gathered(list(module.parameters()), self.zero_stage):
+            state = merged_state_dict(module) if self.lora else module.state_dict()
+            # under ZeRO-3 the gathered tensors are freed on leaving: keep copies
+            return {k: v.detach().clone() if self.zero_stage == 3 else v.detach() for k, v in state.items()}
 
     def _adapter_state_dict(self) -> dict[str, torch.Tensor]:
         return adapter_state_dict(self.engine.module, self.zero_stage)

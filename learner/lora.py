@@ -6,6 +6,7 @@ PEFT's folder format (adapter_config.json + adapter_model.safetensors), the form
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -54,13 +55,17 @@ def adapter_state_dict(model: torch.nn.Module, zero_stage: int) -> dict[str, tor
     """The adapter's tensors under PEFT's saved names (gathered first under ZeRO-3: every rank must call this)."""
     from peft import get_peft_model_state_dict
 
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if zero_stage == 3:
-        import deepspeed
+    with gathered([p for p in model.parameters() if p.requires_grad], zero_stage):
+        return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
 
-        with deepspeed.zero.GatheredParameters(trainable, modifier_rank=None):
-            return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
-    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
+
+def gathered(parameters: list[torch.nn.Parameter], zero_stage: int):
+    """Under ZeRO-3 the whole parameters, gathered on every rank while inside (a collective); else nothing to do."""
+    if zero_stage != 3:
+        return contextlib.nullcontext()
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters(parameters, modifier_rank=None)
 
 
 def merged_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -50,12 +50,17 @@ class SharedMemoryWeights:
             os.unlink(self.path)
 
 
+def shared_memory_dir() -> str | None:
+    """/dev/shm where the machine has it, else None (the temporary folder)."""
+    return SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
+
+
 def shared_folder() -> str:
     """A folder in shared memory (or the temporary folder where there is none), removed when this process exits,
     or by the next learner's remove_stale_files if it is killed."""
     import atexit
 
-    folder = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
+    folder = shared_memory_dir()
     if folder is not None:
         remove_stale_files(folder)
     path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=folder)
