@@ -21,11 +21,13 @@ import uuid
 from pathlib import Path
 
 from core.config import ConfigError, RunConfig, load_config
+from core.console import configure_driver
 from core.data import DataError
 from core.model_folder import check_model_folder
 from core.placement import build_plan
 from core.versions import check_versions
 from loop.run_folder import finished_run, lock_run_folder
+from loop.trackers import check_trackers_installed
 from rewards.guard import build_guard, build_metric
 from rewards.judge import load_templates
 
@@ -35,12 +37,13 @@ log = logging.getLogger("launch")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_driver(args.verbose)
     try:
-        cfg = load_config(args.config, args.overrides)
+        cfg = load_config(args.config, args.overrides + (["logging.verbose=true"] if args.verbose else []))
         if args.dry_run:
             return _dry_run(cfg)
         check_versions()
+        check_trackers_installed(cfg.logging)
         if cfg.reward.kind == "reward_model":  # resolved here, so summary.json names the model used
             cfg.reward.model_path = _reward_model_path(cfg)
         if cfg.reward.kind == "llm_judge":
@@ -92,9 +95,11 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
 
     # Workers of a Ray instance started here inherit this environment and so find the project's packages.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    ray.init()  # RAY_ADDRESS or the latest local cluster if there is one, else a new local instance
+    # RAY_ADDRESS or the latest local cluster if there is one, else a new local instance
+    context = ray.init(logging_level=logging.INFO if cfg.logging.verbose else logging.ERROR)
+    log.info("Ray: %s%s", context.address_info.get("gcs_address", ""),
+             f", dashboard http://{context.dashboard_url}" if context.dashboard_url else "")
     log.info("prompts: %d training, %d held-out, skipped %s", len(prompts.train), len(prompts.eval),
              dict(prompts.skipped) or "none")
     try:
@@ -113,6 +118,7 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
         memory = peak_memory(actors) if result.stop_reason != "error" else {}
         summary = write_summary(out_dir, cfg, result, memory, dict(prompts.skipped), model_path, ray_info)
         write_report(out_dir)
+        loop.close([summary, out_dir / "report.md", out_dir / "curves.png"])
         print(format_table(result))
         print(f"results: {out_dir}  ({summary.name}, report.md, curves.png, records/, checkpoints/, metrics.jsonl, "
               "tensorboard/)")
@@ -237,6 +243,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output-dir", help="where the run writes (default: a fresh folder under runs/)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the placement plan and the resources it needs, check it fits, start nothing")
+    parser.add_argument("--verbose", action="store_true",
+                        help="the libraries' own warnings too (vLLM, DeepSpeed, torch, Ray): logging.verbose=true")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.iterations=2 learner.lr=5e-4")
     return parser.parse_args(argv)
 

@@ -64,7 +64,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     timeout = cfg.cluster.call_timeout_s
 
     def place(cls, slot: ActorSlot, restarts: int = 0):
-        return ray.remote(cls).options(**actor_options(slot, groups, node_cpus), max_restarts=restarts)
+        return ray.remote(cls).options(**actor_options(slot, groups, node_cpus, cfg.logging.verbose), max_restarts=restarts)
 
     restarts = cfg.cluster.max_restarts  # engines and the oracle hold no state the loop cannot give back
 
@@ -96,7 +96,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         judge_engines, judge_path = rollout, model_path
     (oracle_slot,) = plan.slots("oracle")
     ranks = plan.slots("learner")  # ranks that share a node train at once: they split its cores
-    learner = LearnerGroup.create([actor_options(s, groups, node_cpus / len(ranks)) for s in ranks], timeout)
+    learner = LearnerGroup.create([actor_options(s, groups, node_cpus / len(ranks), cfg.logging.verbose) for s in ranks], timeout)
     scorers = scorers or [learner.ranks[0]]  # model.lora.reference adapter_disabled
     actors = Actors(
         rollout=rollout,

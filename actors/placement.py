@@ -10,6 +10,7 @@ from ray.util.placement_group import PlacementGroup, placement_group, remove_pla
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from actors.calls import ActorCallError
+from core.console import actor_environment
 from core.placement import PIN, ActorSlot, Node, Plan
 
 
@@ -50,11 +51,12 @@ def create_placement_groups(plan: Plan, timeout_s: float) -> dict[str, Placement
     return groups
 
 
-def actor_options(slot: ActorSlot, groups: dict[str, PlacementGroup], node_cpus: float) -> dict[str, Any]:
+def actor_options(slot: ActorSlot, groups: dict[str, PlacementGroup], node_cpus: float, verbose: bool) -> dict[str, Any]:
     """Options for `.options(...)` that put an actor in its bundle with its share of the bundle, and the
-    threads its torch (and vLLM's processes under it) may use."""
-    options: dict[str, Any] = {"num_cpus": slot.cpus, "num_gpus": slot.gpus,
-                               "runtime_env": {"env_vars": {"OMP_NUM_THREADS": str(compute_threads(slot, node_cpus))}}}
+    threads its torch (and vLLM's processes under it) may use; verbose: the libraries' warnings too
+    (core/console.py)."""
+    env = {"OMP_NUM_THREADS": str(compute_threads(slot, node_cpus))} | actor_environment(verbose, slot.gpus)
+    options: dict[str, Any] = {"num_cpus": slot.cpus, "num_gpus": slot.gpus, "runtime_env": {"env_vars": env}}
     if slot.node_resource:
         options["resources"] = {slot.node_resource: PIN}
     if slot.group:

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from core import console
 from core.config import LoraConfig, RolloutConfig
 from core.memory import ReportsMemory
 from core.records import Prompt, Sample
@@ -88,6 +89,7 @@ class RolloutEngine(ReportsMemory):
             enforce_eager=cfg.enforce_eager,
             gpu_memory_utilization=cfg.gpu_memory_utilization,
             max_model_len=max_model_len,
+            use_tqdm_on_load=console.verbose(),
             worker_extension_cls="actors.vllm_weight_sync.FileWeightLoader",
             # on GPUs: shards on the GPUs of the placement group this actor was started in
             tensor_parallel_size=tensor_parallel,

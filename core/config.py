@@ -259,6 +259,22 @@ class EvaluationConfig:
 
 
 @dataclass
+class LoggingConfig:
+    """Where metrics go (besides the run folder's metrics.jsonl) and what the terminal shows."""
+
+    # any of jsonl (metrics.jsonl, always: the report, curves and resume read it), tensorboard, mlflow
+    # (`pip install una-align[mlflow]`), wandb (`pip install una-align[wandb]`)
+    trackers: list[Literal["jsonl", "tensorboard", "mlflow", "wandb"]] = field(default_factory=lambda: ["jsonl", "tensorboard"])
+    project: str = "una-align"  # the MLflow experiment and the W&B project
+    run_name: str = ""  # the run's name in MLflow and W&B; empty: the run folder's name
+    # empty: a SQLite store in the run folder (mlflow.db; `mlflow ui --backend-store-uri sqlite:///RUN/mlflow.db`)
+    mlflow_tracking_uri: str = ""
+    # offline: the run is written under RUN/wandb (`wandb sync` uploads it); online: needs `wandb login`
+    wandb_mode: Literal["offline", "online"] = "offline"
+    verbose: bool = False  # the libraries' own warnings (vLLM, DeepSpeed, torch, Ray) in the terminal too; --verbose
+
+
+@dataclass
 class RoleResources:
     """Where one kind of actor runs (core/placement.py turns these into Ray placement groups)."""
 
@@ -306,6 +322,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     stopping: StoppingConfig = field(default_factory=StoppingConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -346,6 +363,9 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: learner.adam_betas is AdamW's two betas, e.g. [0.9, 0.999]; got {cfg.learner.adam_betas}")
     _check_algorithm(cfg, source)
     _check_lora(cfg, source)
+    if "jsonl" not in cfg.logging.trackers:
+        raise ConfigError(f"{source}: logging.trackers must include jsonl: the run's report, curves and resume read "
+                          f"metrics.jsonl (got {cfg.logging.trackers}); add the others beside it")
     arithmetic_used = cfg.data.source == "arithmetic" or cfg.stopping.guard == "arithmetic"
     if arithmetic_used and not cfg.model.path and "arithmetic" not in cfg.model.tiny.skills:
         raise ConfigError(f"{source}: the arithmetic task needs a tokenizer that covers sums; add arithmetic to "

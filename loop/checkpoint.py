@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 STATE_FILE = "state.json"
 REFERENCE_FILE = "reference.safetensors"
-# keys a resumed run may change: how long it runs and when it stops
-RESUMABLE_CHANGES = ("train.iterations", "stopping.")
+# keys a resumed run may change: how long it runs, when it stops, where its metrics go
+RESUMABLE_CHANGES = ("train.iterations", "stopping.", "logging.")
 
 
 def actor_saver(learner: LearnerGroup, moving_reference: ActorHandle[ReferenceScorer] | None,
@@ -99,7 +99,7 @@ def read_state(folder: Path, config: dict[str, Any], data_digest: str) -> tuple[
     changed = [key for key in _differences(payload["config"], config) if not key.startswith(RESUMABLE_CHANGES)]
     if changed:
         raise ConfigError(f"{folder.parent.parent} holds a run with a different config ({', '.join(changed[:5])}); "
-                          "resume with the same config (only train.iterations and stopping.* may change) or use a "
+                          "resume with the same config (only train.iterations, stopping.* and logging.* may change) or use a "
                           "new --output-dir")
     return LoopState.from_dict(payload["state"]), payload["records"], payload["metrics_bytes"]
 

@@ -78,7 +78,7 @@ class TrainingLoop:
                      self.resume_from, self.state.iteration, removed)
         else:
             checkpoint.discard_after(out_dir, [], 0)  # a run killed before its first checkpoint starts over
-        self.metrics = MetricsLog(out_dir, resumed_step)
+        self.metrics = MetricsLog(out_dir, cfg.logging, cfg.to_dict(), resumed_step)
         self.records = RecordWriter(out_dir / "records")
         self.sync = PolicySync(cfg, actors, self.state)
         self.measures = Measures(build_metric(cfg.evaluation.gold), build_guard(cfg.stopping.guard, cfg.data.source == "toy"),
@@ -87,7 +87,7 @@ class TrainingLoop:
         self.abstention_reasons: list[str] = []  # the first distinct ones, quoted when nothing can be learned
 
     def run(self) -> LoopResult:
-        """Run every iteration; on an error or Ctrl-C, result() still describes what was done."""
+        """Run every iteration; on an error or Ctrl-C, result() still describes what was done. close() after."""
         try:
             self.stop = self._iterate()
         except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (launch.py raises it the same way)
@@ -96,9 +96,12 @@ class TrainingLoop:
         except Exception as err:
             self.stop = Stop("error", f"{type(err).__name__}: {err}")
             raise
-        finally:
-            self.metrics.close()
         return self.result()
+
+    def close(self, artifacts: list[Path] = ()) -> None:
+        """After the run folder's summary and report are written: the metrics files and trackers closed, the
+        trackers given those files."""
+        self.metrics.close(artifacts)
 
     def result(self) -> LoopResult:
         state = self.state

@@ -89,7 +89,9 @@ def test_preset_runs_and_updates(preset, shared_actors, tiny_model_path, tmp_pat
         preset_actors = dataclasses.replace(actors, learner=learner)
         # the generator starts from the initial weights too, whatever the previous preset taught it
         push_weights(learner, actors.rollout, 0, actors.timeout_s)
-        result = TrainingLoop(cfg, preset_actors, prompts, tmp_path).run()
+        loop = TrainingLoop(cfg, preset_actors, prompts, tmp_path)
+        result = loop.run()
+        loop.close()
         favoured = _reward_weighted_change(learner, tmp_path / "records" / f"train-i1-s{STEPS}.parquet")
     finally:
         ray.kill(learner.ranks[0])

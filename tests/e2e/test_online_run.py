@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from terminal import third_party_warnings
+from tracker_runs import mlflow_run, wandb_run
 
 ROOT = Path(__file__).resolve().parents[2]
 ITERATIONS, STEPS, PROMPTS, SAMPLES, EVAL_PROMPTS = 2, 15, 16, 4, 32
@@ -19,11 +21,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, tiny_config):
+    import os
+
     out = tmp_path_factory.mktemp("run")
     command = [sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={tiny_config.cache_dir}",
-               f"train.iterations={ITERATIONS}", f"train.steps_per_iteration={STEPS}", "train.verify_sync=true"]
+               f"train.iterations={ITERATIONS}", f"train.steps_per_iteration={STEPS}", "train.verify_sync=true",
+               "logging.trackers=[jsonl,tensorboard,mlflow,wandb]"]
+    env = os.environ | {"WANDB_DATA_DIR": str(out / "wandb-data")}  # W&B stages artifacts there (default: ~)
     with (out / "stdout.txt").open("w") as stdout, (out / "stderr.txt").open("w") as stderr:
-        run = subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=stderr)
+        run = subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=stderr, env=env)
         _kill_after_step(run, out / "metrics.jsonl", 5, engine_core=False)
         _kill_after_step(run, out / "metrics.jsonl", STEPS + 5, engine_core=True)
         assert run.wait(timeout=1200) == 0, (out / "stderr.txt").read_text()[-4000:]
@@ -76,6 +82,24 @@ def test_summary_and_printed_table(run_dir):
     assert "Stopped: **iteration_limit**" in (run_dir / "report.md").read_text()
     stdout = (run_dir / "stdout.txt").read_text()
     assert "held-out reward" in stdout and str(run_dir) in stdout
+
+
+def test_the_terminal_shows_our_lines_and_no_library_warnings(run_dir):
+    output = (run_dir / "stdout.txt").read_text() + (run_dir / "stderr.txt").read_text()
+    assert third_party_warnings(output) == []
+    assert "INFO loop.training: iteration 2: held-out reward" in output
+
+
+def test_mlflow_and_wandb_hold_what_metrics_jsonl_holds(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    train = {r["step"]: r["train/reward_mean"] for r in rows if "train/reward_mean" in r}
+    held_out = {r["step"]: r["eval/reward_mean"] for r in rows if "eval/reward_mean" in r}
+    for run in (mlflow_run(run_dir), wandb_run(run_dir)):
+        assert run.runs == 1 and run.status == "FINISHED"
+        assert run.metrics["train/reward_mean"] == pytest.approx(train)
+        assert run.metrics["eval/reward_mean"] == pytest.approx(held_out)
+        assert sorted(run.artifacts) == ["curves.png", "report.md", "summary.json"]
+    assert mlflow_run(run_dir).params["train.steps_per_iteration"] == str(STEPS)
 
 
 def test_held_out_reward_rises(run_dir):

@@ -1,5 +1,5 @@
 """Real runs that stop before their iteration limit: a plateau (no gain can count: stopping.min_delta is
-larger than the reward's whole range), a time budget, a reward that always abstains, SIGTERM."""
+larger than the reward's whole range; run with --verbose), a time budget, a reward that always abstains, SIGTERM."""
 
 import json
 import subprocess
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from terminal import third_party_warnings
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_run_stops_on_plateau_and_says_why(tmp_path, tiny_config):
     command = [sys.executable, "launch.py", "--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
                "train.iterations=4", "train.steps_per_iteration=2", "stopping.min_delta=10", "stopping.patience=1",
-               "data.toy_eval_prompts=8"]
+               "data.toy_eval_prompts=8", "--verbose"]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -24,6 +25,8 @@ def test_run_stops_on_plateau_and_says_why(tmp_path, tiny_config):
     assert [row["iteration"] for row in summary["iterations"]] == [0, 1]
     assert "stopped: plateau" in run.stdout
     assert "Stopped: **plateau**" in (tmp_path / "report.md").read_text()
+    shown = third_party_warnings(run.stdout + run.stderr)  # --verbose: the libraries' warnings too
+    assert any("vllm" in line.lower() for line in shown), shown
 
 
 def test_run_stops_at_its_time_budget_mid_iteration(tmp_path, tiny_config):
