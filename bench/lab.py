@@ -11,6 +11,7 @@ TABLE:
                 parallel, then TIES-merged with the lab model, its SFT delta trimmed to PAFT_DENSITY; paft-l1:
                 with a lab model warm-started with PAFT's L1 penalty instead)
   judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
+  lora          Task A: full fine-tuning against LoRA rank 8 (two learning rates), the same 60 steps
 
 A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
 summary.json), so a table is re-runnable row by row. The seed changes the prompt order and sampling, not
@@ -44,6 +45,7 @@ PAFT_ROWS = ("paft", "paft-l1")  # rows of several steps rather than one run: se
 PAFT_DENSITY = 0.2  # the share of the SFT delta (lab model - base) the TIES merge keeps
 PAFT_L1 = 0.3  # paft-l1: the lab model warm-started with PAFT's L1 penalty (model.tiny.sft_l1), a sparse delta
 RUN_TIMEOUT_S = 3600  # one lab run takes 2-4 minutes here; a hung one fails the table instead of waiting forever
+LORA_R8 = ["model.lora.enabled=true", "model.lora.rank=8", "model.lora.alpha=16", "model.lora.serve=merged"]
 TASK_B_SLOW = ["learner.lr=3e-4", "algorithm.beta=0.05", "train.steps_per_iteration=10"]
 
 
@@ -71,6 +73,10 @@ TABLES = {
         # PAFT's rows name the SFT model they merge: the lab model, or the lab model warm-started with L1
         "paft": [], "paft-l1": [f"model.tiny.sft_l1={PAFT_L1}"],
     }, TASK_B_SLOW + ["train.iterations=8"]),
+    # the same number of steps (3 x 20, Task A's README run); LoRA served merged (the same policy, faster on CPUs)
+    "lora": Table("task_a", {
+        "full": [], "lora-r8-lr3e-3": [*LORA_R8, "learner.lr=3e-3"], "lora-r8-lr1e-3": [*LORA_R8, "learner.lr=1e-3"],
+    }, ["train.iterations=3", "train.steps_per_iteration=20"]),
     "judges": Table("task_b", {
         "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],
         "llm-judge": ["reward.kind=llm_judge", "reward.judge.mode=direct"],
