@@ -41,7 +41,8 @@ def run(variant: str, rank: int, lr: float, serve: str, size: str, seed: int, st
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     timed = [r for r in rows if "time/total" in r][2:]  # after two warm-up steps
     checkpoint = out / "checkpoints" / "iteration-2"
-    pushed = checkpoint / "adapter" / "adapter_model.safetensors" if serve == "adapter" else checkpoint / "model.safetensors"
+    adapter_pushed = rank and serve == "adapter"
+    pushed = checkpoint / "adapter" / "adapter_model.safetensors" if adapter_pushed else checkpoint / "model.safetensors"
     rewards = [row["eval_reward"] for row in summary["iterations"]]
     return {"push_mb": pushed.stat().st_size / 2**20, "push_s": statistics.median(r["time/sync"] for r in timed),
             "learn_s": statistics.median(r["time/learn"] for r in timed),
