@@ -80,7 +80,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
                for s in plan.slots("rollout")]
     scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
                                                  cfg.learner.max_tokens_per_micro_batch,
-                                                 lora.adapter_path if lora.enabled else "")
+                                                 lora.adapter_path if lora.enabled else "", cfg.learner.compute_dtype)
                for s in plan.slots("reference")]
     judge, judge_path = None, ""
     if cfg.reward.kind == "llm_judge":

@@ -75,8 +75,8 @@ class LearnerGroup:
     def send_weights_nccl(self, engines: list[ray.actor.ActorHandle], engine_gpus: int) -> None:
         self._all("send_weights_nccl", [r.send_weights_nccl.remote(engines, engine_gpus) for r in self.ranks])
 
-    def sequence_logprobs(self, samples) -> list[list[float]]:
-        return self._all("sequence_logprobs", [r.sequence_logprobs.remote(samples) for r in self.ranks])[0]
+    def sequence_logprobs(self, samples, exact: bool = False) -> list[list[float]]:
+        return self._all("sequence_logprobs", [r.sequence_logprobs.remote(samples, exact) for r in self.ranks])[0]
 
     def save_pretrained(self, folder: str) -> list[ray.ObjectRef]:
         return [r.save_pretrained.remote(folder) for r in self.ranks]

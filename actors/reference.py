@@ -13,8 +13,9 @@ from learner.weights import iter_buckets, serialize_state_dict
 
 class ReferenceScorer(ReportsMemory):
     def __init__(self, model_path: str, micro_batch_size: int, max_tokens_per_micro_batch: int = 0,
-                 adapter_path: str = ""):
-        """adapter_path: a LoRA policy's starting adapter (model.lora.adapter_path), merged into the weights."""
+                 adapter_path: str = "", compute_dtype: str = "float32"):
+        """adapter_path: a LoRA policy's starting adapter (model.lora.adapter_path), merged into the weights;
+        compute_dtype: learner.compute_dtype, so that reference and policy are computed alike."""
         from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
@@ -25,10 +26,12 @@ class ReferenceScorer(ReportsMemory):
         self.model = model.to(compute_device()).eval()
         self.pad_token_id = self.model.config.pad_token_id or 0
         self.micro_batch_size, self.max_tokens = micro_batch_size, max_tokens_per_micro_batch
+        self.compute_dtype = getattr(torch, compute_dtype)
         self.version = 0
 
     def score(self, samples: list[Sample]) -> list[list[float]]:
-        return response_logprobs(self.model, samples, self.pad_token_id, self.micro_batch_size, self.max_tokens)
+        return response_logprobs(self.model, samples, self.pad_token_id, self.micro_batch_size, self.max_tokens,
+                                 self.compute_dtype)
 
     @torch.no_grad()
     def load_weights(self, buckets: list[bytes], version: int, ema_rate: float | None = None) -> None:

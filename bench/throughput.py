@@ -1,7 +1,7 @@
 """Throughput against the compute floor: each phase of our training step beside what plain PyTorch, DeepSpeed
 and vLLM take for the same model and the same tokens.
 
-    python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2]
+    python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2] [--variants "key=value ..."]
 
 For each model size, in one run on an idle machine:
 1. ours: the default job (online UNA, 16 prompts x 4 samples of up to 32 tokens a step) through launch.py
@@ -48,11 +48,12 @@ def model_overrides(size: str) -> list[str]:
     return [f"model.tiny.{k}={v}" for k, v in zip(keys, SIZES[size])]
 
 
-def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str, staleness: int = 0) -> dict:
+def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str, staleness: int = 0,
+             overrides: tuple[str, ...] = ()) -> dict:
     """Our step, phase by phase: the median of each phase's seconds over the steps after the warm-up."""
     command = [sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={cache_dir}",
                "train.iterations=1", f"train.steps_per_iteration={steps + warmup}", "data.toy_eval_prompts=4",
-               f"train.max_staleness={staleness}", *model_overrides(size)]
+               f"train.max_staleness={staleness}", *model_overrides(size), *overrides]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "RAY_ADDRESS": "local"},
                           timeout=3600)
     if done.returncode != 0:
@@ -123,15 +124,18 @@ def report(size: str, ours: dict, floor: dict) -> None:
           f"at the floors {ours['completions'] / total:.1f}")
 
 
-def compare_trl(model_path: str, ours: dict, steps: int, warmup: int) -> None:
+def compare_trl(model_path: str, ours: dict[str, dict], steps: int, warmup: int) -> None:
+    """TRL's GRPO against each of our variants (the default run, and each --variants one)."""
     from bench.trl_baseline import trl_grpo_seconds
 
-    mine = ours["completions"] / ours["step"]
     for beta, what in ((0.0, "its default, no reference model"), (0.04, "beta 0.04: a reference model, our work")):
         seconds = trl_grpo_seconds(model_path, steps, warmup, beta)
-        theirs = ours["completions"] / seconds
-        print(f"TRL GRPO ({what}): {seconds:.3f} s a step, {theirs:.1f} completions/s; ours {mine:.1f} "
-              f"= {mine / theirs:.2f}x")
+        completions = next(iter(ours.values()))["completions"]
+        print(f"TRL GRPO ({what}): {seconds:.3f} s a step, {completions / seconds:.1f} completions/s")
+        for name, run in ours.items():
+            mine = run["completions"] / run["step"]
+            print(f"  ours ({name}): {run['step']:.3f} s a step, {mine:.1f} completions/s = "
+                  f"{mine / (completions / seconds):.2f}x")
 
 
 def micro_batch_comparison(size: str, cache_dir: str, repeats: int) -> None:
@@ -167,6 +171,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each floor (after one warm-up)")
     parser.add_argument("--staleness", type=int, nargs="*", default=[1],
                         help="also run ours with these train.max_staleness values (generation overlapped)")
+    parser.add_argument("--variants", nargs="*", default=[],
+                        help="also run ours with each of these overrides (e.g. learner.compute_dtype=bfloat16) and "
+                             "compare it with TRL too")
     parser.add_argument("--micro-batches", action="store_true",
                         help="only compare fixed and token-budget micro-batches in this process (synthetic samples)")
     args = parser.parse_args()
@@ -182,10 +189,15 @@ def main() -> None:
             ours = run_ours(size, args.steps, args.warmup, out, cache_dir)
             floor = floors(model_path_of(out), step_samples(out, args.warmup + 1), args.repeats)
             report(size, ours, floor)
+            variants = {"default": ours}
+            for index, variant in enumerate(args.variants):
+                variants[variant] = run_ours(size, args.steps, args.warmup, Path(folder) / f"v{index}", cache_dir,
+                                             overrides=tuple(variant.split()))
+                print(f"ours with {variant}: " + ", ".join(f"{p} {variants[variant][p]:.3f}" for p in (*PHASES, "step")))
             if importlib.util.find_spec("trl") is None:
                 print("TRL is not installed (pip install -e .[bench]): no comparison with TRL's GRPO")
             else:
-                compare_trl(model_path_of(out), ours, args.steps, args.warmup)
+                compare_trl(model_path_of(out), variants, args.steps, args.warmup)
             for staleness in args.staleness:
                 overlapped = run_ours(size, args.steps, args.warmup, Path(folder) / f"k{staleness}", cache_dir, staleness)
                 print(f"train.max_staleness={staleness}: {overlapped['step']:.3f} s a step, "

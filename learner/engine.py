@@ -86,6 +86,7 @@ class PolicyLearner(ReportsMemory):
         self.micro_batch_size = min(learner.micro_batch_size, per_step)
         self.accumulation_steps = math.ceil(per_step / self.micro_batch_size)
         self.max_tokens_per_micro_batch = learner.max_tokens_per_micro_batch
+        self.compute_dtype = getattr(torch, learner.compute_dtype)
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(trainable, lr=learner.lr, betas=tuple(learner.adam_betas),
                                       weight_decay=learner.weight_decay)
@@ -117,11 +118,12 @@ class PolicyLearner(ReportsMemory):
         self.engine.train()
         return self.updater.train_step(batch)
 
-    def sequence_logprobs(self, samples: list[Sample]) -> list[list[float]]:
-        """The current policy's log-probs of each sample's response tokens."""
+    def sequence_logprobs(self, samples: list[Sample], exact: bool = False) -> list[list[float]]:
+        """The current policy's log-probs of each sample's response tokens (exact: in float32, whatever
+        learner.compute_dtype says: the weight-sync check compares them with the engines')."""
         self.engine.eval()
         return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size,
-                                 self.max_tokens_per_micro_batch)
+                                 self.max_tokens_per_micro_batch, torch.float32 if exact else self.compute_dtype)
 
     def score(self, samples: list[Sample]) -> list[list[float]]:
         """model.lora.reference adapter_disabled: the reference's log-probs (the base weights, adapter switched

@@ -38,7 +38,7 @@ class OneUpdate:
             engine.set_gradient_accumulation_boundary(index == len(chunks) - 1)
             if chunk:
                 micro = make_micro_batch(batch, chunk, learner.pad_token_id).to(engine.device)
-                loss, part_stats = objective.loss(token_logprobs(engine, micro.tokens), micro, count)
+                loss, part_stats = objective.loss(token_logprobs(engine, micro.tokens, learner.compute_dtype), micro, count)
                 for key, value in part_stats.items():
                     stats[key].append(value)
             if not chunk or not torch.isfinite(loss):

@@ -43,8 +43,10 @@ class PPOTrainer:
     """PPO's optimizer-step plan (an Updater): several updates of the policy and its critic per batch."""
 
     def __init__(self, cfg: AlgorithmConfig, policy, critic, micro_batch_size: int, accumulation_steps: int,
-                 pad_token_id: int, seed: int, rank: int = 0, world_size: int = 1):
+                 pad_token_id: int, seed: int, rank: int = 0, world_size: int = 1,
+                 compute_dtype: torch.dtype = torch.float32):
         self.cfg, self.policy, self.critic = cfg, policy, critic
+        self.compute_dtype = compute_dtype  # the policy's (learner.compute_dtype); the critic computes in float32
         self.rank, self.world_size = rank, world_size  # each rank takes its share of every minibatch
         self.micro_batch_size, self.accumulation_steps = micro_batch_size, accumulation_steps
         self.pad_token_id = pad_token_id
@@ -56,7 +58,7 @@ class PPOTrainer:
         critic = build_critic_engine(learner.model_path, learner_cfg.critic_lr, learner.micro_batch_size,
                                      learner.accumulation_steps, learner_cfg.grad_clip, learner_cfg.zero_stage)
         return cls(cfg, learner.engine, critic, learner.micro_batch_size, learner.accumulation_steps,
-                   learner.pad_token_id, learner.seed, learner.rank, learner.world_size)
+                   learner.pad_token_id, learner.seed, learner.rank, learner.world_size, learner.compute_dtype)
 
     def save(self, folder: str) -> dict:
         self.critic.save_checkpoint(folder, tag="critic")
@@ -94,7 +96,7 @@ class PPOTrainer:
                         self._apply(zero_loss(self.policy), zero_loss(self.critic))
                         continue
                     part = tokens.select(rows)
-                    logprobs = token_logprobs(self.policy, part)
+                    logprobs = token_logprobs(self.policy, part, self.compute_dtype)
                     policy_loss, clipped = ppo_policy_loss(logprobs, old_logprobs[rows], advantages[rows], mask[rows],
                                                            cfg.clip_eps, num_tokens, weights[rows])
                     value_loss = ppo_value_loss(self.critic(part), old_values[rows], returns[rows], mask[rows],
@@ -119,7 +121,7 @@ class PPOTrainer:
         logprobs, values = [], []
         for rows in torch.split(torch.arange(len(tokens)), self.micro_batch_size):
             part = tokens.select(rows)
-            logprobs.append(token_logprobs(self.policy.module, part))
+            logprobs.append(token_logprobs(self.policy.module, part, self.compute_dtype))
             values.append(self.critic.module(part))
         return torch.cat(logprobs), torch.cat(values) * tokens.response_mask
 

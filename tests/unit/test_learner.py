@@ -20,10 +20,11 @@ def batch_parts(random_samples):
     return samples, rewards
 
 
-def _learner(path, micro, algorithm=None, lr=1e-3):
+def _learner(path, micro, algorithm=None, lr=1e-3, compute_dtype="float32"):
     from learner.engine import PolicyLearner
 
-    config = LearnerConfig(lr=lr, micro_batch_size=micro, max_tokens_per_micro_batch=0)  # micro-batches by count
+    config = LearnerConfig(lr=lr, micro_batch_size=micro, max_tokens_per_micro_batch=0,  # micro-batches by count
+                           compute_dtype=compute_dtype)
     return PolicyLearner(path, config, algorithm or AlgorithmConfig(), 8, seed=0)
 
 
@@ -44,6 +45,24 @@ def test_accumulating_four_micro_batches_equals_one_big_batch(tiny_model_path, b
     for name, update in updates[0].items():
         assert update.abs().max() > 1e-4, name  # every weight moved by about lr ...
         assert torch.allclose(update, updates[1][name], atol=1e-5), name  # ... the same way (float noise aside)
+
+
+def test_bfloat16_compute_keeps_float32_weights_and_takes_nearly_the_float32_step(tiny_model_path, batch_parts):
+    samples, rewards = batch_parts
+    logprobs, updates = {}, {}
+    for dtype in ("float32", "bfloat16"):
+        learner = _learner(tiny_model_path, 4, compute_dtype=dtype)
+        before = {k: v.clone() for k, v in learner._full_state_dict().items()}
+        logprobs[dtype] = learner.sequence_logprobs(samples)
+        learner.train_step(LearnerBatch(samples, logprobs[dtype], Signal("scores", scores=rewards)))
+        after = learner._full_state_dict()
+        assert all(v.dtype == torch.float32 for v in after.values())
+        updates[dtype] = torch.cat([(after[k] - before[k]).flatten() for k in before])
+        exact = learner.sequence_logprobs(samples, exact=True)  # the weight-sync check's: float32 whatever the setting
+        assert exact == learner.sequence_logprobs(samples) if dtype == "float32" else exact != learner.sequence_logprobs(samples)
+    differences = [abs(a - b) for x, y in zip(logprobs["float32"], logprobs["bfloat16"]) for a, b in zip(x, y)]
+    assert 0 < max(differences) < 0.02, max(differences)  # computed in bfloat16 (not identical), close to float32
+    assert torch.nn.functional.cosine_similarity(updates["float32"], updates["bfloat16"], dim=0) > 0.98
 
 
 @pytest.mark.parametrize("algorithm", [AlgorithmConfig(name="una", feedback="score", beta=0.1),
