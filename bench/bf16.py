@@ -1,0 +1,66 @@
+"""float32 against bfloat16 on this CPU, in one process: a matrix product of the 25M model's MLP shape, and the
+25M model's forward and forward+backward (the learner's and the reference scorer's work) under autocast.
+
+    python bench/bf16.py [--repeats 5]
+
+Prints a table of median milliseconds and the speed-up; bfloat16 pays where the CPU has AVX512-BF16 or AMX
+(`grep -o 'avx512_bf16\\|amx_bf16' /proc/cpuinfo`). learner.compute_dtype and model.dtype use it in a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+
+def median_ms(work, repeats: int) -> float:
+    work()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    activations, weight = torch.randn(64 * 48, 512), torch.randn(1376, 512)
+    config = LlamaConfig(vocab_size=320, hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
+                         intermediate_size=1376, tie_word_embeddings=True)
+    model, ids = LlamaForCausalLM(config), torch.randint(0, 320, (64, 48))
+
+    def forward_backward():
+        model(ids).logits.float().log_softmax(-1).mean().backward()
+
+    def autocast(work):
+        def run():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return work()
+        return run
+
+    activations16, weight16 = activations.bfloat16(), weight.bfloat16()
+    rows = [("matmul 3072x512 @ 512x1376", lambda: activations @ weight.T, lambda: activations16 @ weight16.T)]
+    with torch.no_grad():
+        forward = lambda: model(ids)  # noqa: E731
+        rows.append(("25M forward, 64 x 48 tokens", forward, autocast(forward)))
+        measured = [(name, median_ms(f32, args.repeats), median_ms(bf16, args.repeats)) for name, f32, bf16 in rows]
+    measured.append(("25M forward+backward", median_ms(forward_backward, args.repeats),
+                     median_ms(autocast(forward_backward), args.repeats)))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median ms of {args.repeats}\n")
+    print("| work | float32 ms | bfloat16 ms | speed-up |")
+    print("|---|---|---|---|")
+    for name, f32, bf16 in measured:
+        print(f"| {name} | {f32:.1f} | {bf16:.1f} | {f32 / bf16:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
