@@ -193,7 +193,7 @@ class LearnerConfig:
     # PPO's minibatches keep micro_batch_size.
     max_tokens_per_micro_batch: Annotated[int, AT_LEAST_0] = 1024
     # the policy's and the reference scorer's matrix products (torch autocast; weights, gradients and AdamW stay
-    # float32): bfloat16 made the learner 1.2x and the reference 1.5x faster at 25M on a CPU with AVX512-BF16
+    # float32): bfloat16 made the learner 1.2-1.3x and the reference 1.4-1.5x faster at 25M on a CPU with AVX512-BF16
     # (README: throughput). The weight-sync check computes in float32 whatever this says; PPO's critic stays float32
     compute_dtype: Literal["float32", "bfloat16"] = "float32"
     zero_stage: Literal[0, 1, 2, 3] = 2  # DeepSpeed ZeRO: 0 (none), 1 (optimizer), 2 (+ gradients), 3 (+ weights)
