@@ -16,7 +16,7 @@ completions per second; then our step with generation overlapped (train.max_stal
 
 When TRL is installed (`pip install -e .[bench]`), TRL's GRPO on the same model, prompts, reward and batch
 (bench/trl_baseline.py), with its default beta 0 (no reference model) and with beta 0.04 (a reference
-model: the same work as ours), completions/s against ours. TRL's online DPO is not run.
+model: the same work as ours), and its online DPO (bench/trl_baseline.py), completions/s against ours.
 """
 
 from __future__ import annotations
@@ -124,14 +124,19 @@ def report(size: str, ours: dict, floor: dict) -> None:
           f"at the floors {ours['completions'] / total:.1f}")
 
 
-def compare_trl(model_path: str, ours: dict[str, dict], steps: int, warmup: int) -> None:
-    """TRL's GRPO against each of our variants (the default run, and each --variants one)."""
-    from bench.trl_baseline import trl_grpo_seconds
+TRL_RUNS = (("grpo", 0.0, "GRPO, its default beta 0: no reference model"),
+            ("grpo", 0.04, "GRPO, beta 0.04: a reference model, our work"),
+            ("online_dpo", 0.1, "online DPO, its default beta 0.1: 2 completions a prompt, a reference model"))
 
-    for beta, what in ((0.0, "its default, no reference model"), (0.04, "beta 0.04: a reference model, our work")):
-        seconds = trl_grpo_seconds(model_path, steps, warmup, beta)
+
+def compare_trl(model_path: str, ours: dict[str, dict], steps: int, warmup: int) -> None:
+    """TRL's GRPO and online DPO against each of our variants (the default run, and each --variants one)."""
+    from bench.trl_baseline import trl_seconds
+
+    for trainer, beta, what in TRL_RUNS:
+        seconds = trl_seconds(model_path, steps, warmup, trainer, beta)
         completions = next(iter(ours.values()))["completions"]
-        print(f"TRL GRPO ({what}): {seconds:.3f} s a step, {completions / seconds:.1f} completions/s")
+        print(f"TRL {what}: {seconds:.3f} s a step, {completions / seconds:.1f} completions/s")
         for name, run in ours.items():
             mine = run["completions"] / run["step"]
             print(f"  ours ({name}): {run['step']:.3f} s a step, {mine:.1f} completions/s = "
@@ -195,7 +200,7 @@ def main() -> None:
                                              overrides=tuple(variant.split()))
                 print(f"ours with {variant}: " + ", ".join(f"{p} {variants[variant][p]:.3f}" for p in (*PHASES, "step")))
             if importlib.util.find_spec("trl") is None:
-                print("TRL is not installed (pip install -e .[bench]): no comparison with TRL's GRPO")
+                print("TRL is not installed (pip install -e .[bench]): no comparison with TRL")
             else:
                 compare_trl(model_path_of(out), variants, args.steps, args.warmup)
             for staleness in args.staleness:

@@ -1,9 +1,11 @@
 """The placement plan, its fit check, --dry-run on the GPU example configs, and sharding across engines."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from actors.placement import actor_options
 from actors.rollout_pool import contiguous_shards
 from core.config import ConfigError, load_config
 from core.placement import Node, build_plan, check_fits, declared_nodes
@@ -21,6 +23,17 @@ def test_the_default_run_reserves_nothing_and_its_actors_float():
     assert plan.groups == []
     assert [(a.role, a.group) for a in plan.actors] == [("rollout", ""), ("learner", ""), ("reference", ""),
                                                          ("oracle", "")]
+
+
+def test_floating_cpu_actors_compute_on_the_whole_node_and_vllm_binds_every_core():
+    plan = build_plan(_cfg())
+    env = {a.role: actor_options(a, {}, 2.0, verbose=False)["runtime_env"]["env_vars"] for a in plan.actors}
+    assert {role: e["OMP_NUM_THREADS"] for role, e in env.items()} == dict.fromkeys(env, "2")
+    assert env["rollout"]["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"  # vLLM would keep one of the two for its scheduler
+    assert "VLLM_CPU_NUM_OF_RESERVED_CPU" not in env["learner"]
+    reserving = dataclasses.replace(plan.slots("rollout")[0], cpus=1.0)
+    reserving_env = actor_options(reserving, {}, 2.0, verbose=False)["runtime_env"]["env_vars"]
+    assert reserving_env["OMP_NUM_THREADS"] == "1" and "VLLM_CPU_NUM_OF_RESERVED_CPU" not in reserving_env
 
 
 def test_colocated_roles_share_bundles_and_whole_gpus():
