@@ -27,7 +27,7 @@ from core.model_folder import check_model_folder
 from core.placement import build_plan
 from core.versions import check_versions
 from loop.run_folder import finished_run, lock_run_folder
-from loop.trackers import check_trackers_installed
+from loop.trackers import check_trackers_installed, finish_trackers, open_trackers
 from rewards.guard import build_guard, build_metric
 from rewards.judge import load_templates
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with lock:
         try:
-            _check_resume(cfg, out_dir, prompts.digest)
+            resumed_step = _check_resume(cfg, out_dir, prompts.digest)
         except ConfigError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -81,10 +81,15 @@ def main(argv: list[str] | None = None) -> int:
             print(done)
             return 0
         log.info("run folder: %s", out_dir)
-        return _run(cfg, model_path, prompts, out_dir.resolve())
+        try:
+            trackers = open_trackers(cfg.logging, cfg.to_dict(), out_dir.resolve(), resumed_step)
+        except Exception as err:  # a tracking server out of reach, W&B online without a login, ...
+            print(f"error: opening the trackers of logging.trackers failed: {type(err).__name__}: {err}", file=sys.stderr)
+            return 2
+        return _run(cfg, model_path, prompts, out_dir.resolve(), trackers)
 
 
-def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
+def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path, trackers: list) -> int:
     import ray
 
     from actors.group import peak_memory, start_actors
@@ -104,10 +109,13 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path) -> int:
              dict(prompts.skipped) or "none")
     try:
         actors = start_actors(cfg, model_path)
-    except ConfigError as err:  # the placement does not fit the cluster joined
-        print(f"error: {err}", file=sys.stderr)
+    except BaseException as err:
+        finish_trackers(trackers, [])
+        if not isinstance(err, ConfigError):
+            raise
+        print(f"error: {err}", file=sys.stderr)  # the placement does not fit the cluster joined
         return 2
-    loop = TrainingLoop(cfg, actors, prompts, out_dir)
+    loop = TrainingLoop(cfg, actors, prompts, out_dir, trackers)
     signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     try:
         loop.run()
@@ -203,14 +211,13 @@ def _check_reward_source(cfg: RunConfig) -> None:
         raise ConfigError(f"reward.kind {cfg.reward.kind}: {err}") from err
 
 
-def _check_resume(cfg: RunConfig, out_dir: Path, data_digest: str) -> None:
+def _check_resume(cfg: RunConfig, out_dir: Path, data_digest: str) -> int | None:
     """A run folder with a checkpoint is resumed: its config and data must match this run's (checked before Ray
-    starts)."""
+    starts). Returns the resumed run's last logged step (None: a new run)."""
     from loop.checkpoint import latest, read_state
 
     newest = latest(out_dir) if out_dir.is_dir() else None
-    if newest is not None:
-        read_state(newest, cfg.to_dict(), data_digest)
+    return None if newest is None else read_state(newest, cfg.to_dict(), data_digest)[0].step
 
 
 def _judge_model_path(cfg: RunConfig) -> str:

@@ -76,7 +76,8 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     lora = cfg.model.lora
     engines = [place(RolloutEngine, s, restarts).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
                                               s.tensor_parallel, cfg.cluster.weight_transport,
-                                              lora if lora.pushes_adapter() else None)  # serve merged: plain engines
+                                              lora if lora.pushes_adapter() else None,  # serve merged: plain engines
+                                              verbose=cfg.logging.verbose)
                for s in plan.slots("rollout")]
     scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
                                                  cfg.learner.max_tokens_per_micro_batch,
@@ -87,7 +88,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         judge_path = cfg.reward.judge.model_path
         (slot,) = plan.slots("judge")
         judge = place(RolloutEngine, slot, restarts).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
-                                                  slot.tensor_parallel)
+                                                  slot.tensor_parallel, verbose=cfg.logging.verbose)
     rollout = RolloutPool(engines, timeout, cfg.cluster.rollout.tensor_parallel)
     judge_engines = None
     if judge is not None:

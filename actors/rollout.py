@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-from core import console
 from core.config import LoraConfig, RolloutConfig
 from core.memory import ReportsMemory
 from core.records import Prompt, Sample
@@ -72,7 +71,9 @@ def exits_when_engine_dead(cls: type) -> type:
 @exits_when_engine_dead
 class RolloutEngine(ReportsMemory):
     def __init__(self, model_path: str, cfg: RolloutConfig, dtype: str, max_model_len: int, seed: int,
-                 tensor_parallel: int = 1, weight_transport: str = "ray", lora: LoraConfig | None = None):
+                 tensor_parallel: int = 1, weight_transport: str = "ray", lora: LoraConfig | None = None,
+                 verbose: bool = False):
+        """verbose: logging.verbose (vLLM's weight-loading bar)."""
         # The CPU build reads its KV-cache size from the environment of the process that starts it.
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.kv_cache_gib))
         from vllm import LLM
@@ -89,7 +90,7 @@ class RolloutEngine(ReportsMemory):
             enforce_eager=cfg.enforce_eager,
             gpu_memory_utilization=cfg.gpu_memory_utilization,
             max_model_len=max_model_len,
-            use_tqdm_on_load=console.verbose(),
+            use_tqdm_on_load=verbose,
             worker_extension_cls="actors.vllm_weight_sync.FileWeightLoader",
             # on GPUs: shards on the GPUs of the placement group this actor was started in
             tensor_parallel_size=tensor_parallel,

@@ -12,6 +12,7 @@ TABLE:
                 with a lab model warm-started with PAFT's L1 penalty instead)
   judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
   lora          Task A: full fine-tuning against LoRA rank 8 (two learning rates), the same 60 steps
+  bf16          Task A: float32 against bfloat16 compute (learner.compute_dtype, model.dtype), the same 60 steps
 
 A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
 summary.json), so a table is re-runnable row by row. The seed changes the prompt order and sampling, not
@@ -76,6 +77,10 @@ TABLES = {
     # the same number of steps (3 x 20, Task A's README run); LoRA served merged (the same policy, faster on CPUs)
     "lora": Table("task_a", {
         "full": [], "lora-r8-lr3e-3": [*LORA_R8, "learner.lr=3e-3"], "lora-r8-lr1e-3": [*LORA_R8, "learner.lr=1e-3"],
+    }, ["train.iterations=3", "train.steps_per_iteration=20"]),
+    # bfloat16 matrix products in the learner, reference and vLLM against float32, the same steps as lora
+    "bf16": Table("task_a", {
+        "float32": [], "bfloat16": ["learner.compute_dtype=bfloat16", "model.dtype=bfloat16"],
     }, ["train.iterations=3", "train.steps_per_iteration=20"]),
     "judges": Table("task_b", {
         "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],

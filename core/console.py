@@ -11,8 +11,6 @@ import logging
 import os
 import warnings
 
-VERBOSE_VARIABLE = "UNA_ALIGN_VERBOSE"  # set in every actor's environment: "1" with --verbose
-
 # Each library's own switch, read when it is imported, in every actor process and the processes they start.
 _QUIET_ENVIRONMENT = {
     "VLLM_LOGGING_LEVEL": "ERROR",
@@ -33,14 +31,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def actor_environment(verbose: bool, gpus: float) -> dict[str, str]:
     """Environment variables for an actor (actors/placement.py puts them in its runtime_env)."""
     env = dict(_VERBOSE_ENVIRONMENT if verbose else _QUIET_ENVIRONMENT)
-    env[VERBOSE_VARIABLE] = "1" if verbose else "0"
     env["DS_ACCELERATOR"] = "cuda" if gpus else "cpu"  # said, not guessed: DeepSpeed warns when it has to guess
     return env
-
-
-def verbose() -> bool:
-    """In an actor: whether the run asked for the libraries' own output (progress bars while loading, ...)."""
-    return os.environ.get(VERBOSE_VARIABLE, "0") == "1"
 
 
 def configure_driver(verbose: bool) -> None:

@@ -4,22 +4,17 @@ logging.trackers adds (loop/trackers.py)."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
-from typing import Any
 
-from core.config import LoggingConfig
-from loop.trackers import Tracker, numbers, open_trackers
-
-log = logging.getLogger(__name__)
+from loop.trackers import Tracker, finish_trackers, numbers
 
 
 class MetricsLog:
-    def __init__(self, folder: Path, cfg: LoggingConfig, run_config: dict[str, Any], resume_after_step: int | None = None):
-        """resume_after_step: a resumed run's last logged step."""
+    def __init__(self, folder: Path, trackers: list[Tracker]):
+        """trackers: loop/trackers.open_trackers's, closed with this log."""
         self.path = folder / "metrics.jsonl"
         self._file = self.path.open("a")
-        self._trackers: list[Tracker] = open_trackers(cfg, run_config, folder, resume_after_step)
+        self._trackers = trackers
 
     def bytes_written(self) -> int:
         return self._file.tell()
@@ -36,8 +31,4 @@ class MetricsLog:
         if self._file.closed:
             return
         self._file.close()
-        for tracker in self._trackers:
-            try:
-                tracker.finish(list(artifacts))
-            except Exception as err:  # the run's own files are written; a tracker's failure must not hide them
-                log.error("closing the %s tracker failed: %s", type(tracker).__name__, err)
+        finish_trackers(self._trackers, list(artifacts))

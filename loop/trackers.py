@@ -47,7 +47,9 @@ def check_trackers_installed(cfg: LoggingConfig) -> None:
 
 def open_trackers(cfg: LoggingConfig, run_config: dict[str, Any], out_dir: Path,
                   resume_after_step: int | None) -> list[Tracker]:
-    """The trackers logging.trackers names (jsonl is metrics.jsonl itself: loop/metrics.py)."""
+    """The trackers logging.trackers names (jsonl is metrics.jsonl itself: loop/metrics.py), opened before Ray
+    starts so that an unreachable tracking server fails the run before its actors do.
+    resume_after_step: a resumed run's last logged step."""
     ids_path = out_dir / IDS_FILE
     ids = json.loads(ids_path.read_text()) if resume_after_step is not None and ids_path.is_file() else {}
     name = cfg.run_name or out_dir.name
@@ -65,6 +67,16 @@ def open_trackers(cfg: LoggingConfig, run_config: dict[str, Any], out_dir: Path,
     if ids:
         write_text_atomic(ids_path, json.dumps(ids, indent=2))
     return trackers
+
+
+def finish_trackers(trackers: list[Tracker], artifacts: list[Path]) -> None:
+    """artifacts (the report, curves, summary) go to the trackers that keep files; one tracker's failure is
+    logged, not raised: the run's own files are written and must not be hidden by it."""
+    for tracker in trackers:
+        try:
+            tracker.finish(list(artifacts))
+        except Exception as err:
+            log.error("closing the %s tracker failed: %s", type(tracker).__name__, err)
 
 
 def numbers(values: dict[str, Any]) -> dict[str, float]:

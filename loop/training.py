@@ -40,6 +40,7 @@ from loop.records import RecordWriter
 from loop.state import IterationRow, LoopState, Stop, StopReason
 from loop.stopping import Evaluated, should_stop
 from loop.timing import PhaseTimer
+from loop.trackers import Tracker
 from rewards.guard import build_guard, build_metric
 from rewards.normalize import score_targets
 from rewards.signals import mismatched_samples
@@ -62,23 +63,22 @@ class LoopResult:
 
 
 class TrainingLoop:
-    def __init__(self, cfg: RunConfig, actors: Actors, prompts: PromptSets, out_dir: Path):
-        """A run folder with a checkpoint is resumed from its newest one (loop/checkpoint.py)."""
+    def __init__(self, cfg: RunConfig, actors: Actors, prompts: PromptSets, out_dir: Path, trackers: list[Tracker]):
+        """A run folder with a checkpoint is resumed from its newest one (loop/checkpoint.py); trackers:
+        loop/trackers.open_trackers's for this run folder, closed by close()."""
         self.cfg, self.actors, self.prompts, self.out_dir = cfg, actors, prompts, out_dir
         self.timer = PhaseTimer()
         self.state = LoopState()
         self.algorithm = lookup(cfg.algorithm)
         self.resume_from = checkpoint.latest(out_dir)
-        resumed_step = None
         if self.resume_from is not None:
             self.state, records, metrics_bytes = checkpoint.read_state(self.resume_from, cfg.to_dict(), prompts.digest)
             removed = checkpoint.discard_after(out_dir, records, metrics_bytes)
-            resumed_step = self.state.step
             log.info("resuming from %s (iteration %d done; %d record files written after it discarded)",
                      self.resume_from, self.state.iteration, removed)
         else:
             checkpoint.discard_after(out_dir, [], 0)  # a run killed before its first checkpoint starts over
-        self.metrics = MetricsLog(out_dir, cfg.logging, cfg.to_dict(), resumed_step)
+        self.metrics = MetricsLog(out_dir, trackers)
         self.records = RecordWriter(out_dir / "records")
         self.sync = PolicySync(cfg, actors, self.state)
         self.measures = Measures(build_metric(cfg.evaluation.gold), build_guard(cfg.stopping.guard, cfg.data.source == "toy"),

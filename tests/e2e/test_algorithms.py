@@ -76,6 +76,7 @@ def test_preset_runs_and_updates(preset, shared_actors, tiny_model_path, tmp_pat
     from actors.learner_group import LearnerGroup
     from actors.weight_sync import push_weights
     from core.config import load_config
+    from loop.trackers import open_trackers
     from loop.training import TrainingLoop
 
     actors, prompts = shared_actors
@@ -89,7 +90,7 @@ def test_preset_runs_and_updates(preset, shared_actors, tiny_model_path, tmp_pat
         preset_actors = dataclasses.replace(actors, learner=learner)
         # the generator starts from the initial weights too, whatever the previous preset taught it
         push_weights(learner, actors.rollout, 0, actors.timeout_s)
-        loop = TrainingLoop(cfg, preset_actors, prompts, tmp_path)
+        loop = TrainingLoop(cfg, preset_actors, prompts, tmp_path, open_trackers(cfg.logging, cfg.to_dict(), tmp_path, None))
         result = loop.run()
         loop.close()
         favoured = _reward_weighted_change(learner, tmp_path / "records" / f"train-i1-s{STEPS}.parquet")

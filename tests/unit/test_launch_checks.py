@@ -77,6 +77,14 @@ def test_a_finished_run_says_so_and_starts_nothing(tiny_config, tmp_path, capsys
     assert "has already finished (plateau" in capsys.readouterr().out
 
 
+def test_a_tracking_server_out_of_reach_exits_2_before_any_actor_starts(tiny_config, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow would retry for minutes
+    code = launch.main(["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
+                        "logging.trackers=[jsonl,mlflow]", "logging.mlflow_tracking_uri=http://127.0.0.1:9"])
+    assert code == 2
+    assert "error: opening the trackers of logging.trackers failed" in capsys.readouterr().err
+
+
 def _damaged_copy(model_path: str, folder) -> str:
     shutil.copytree(model_path, folder)
     weights = folder / "model.safetensors"

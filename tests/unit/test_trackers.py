@@ -8,7 +8,7 @@ from tracker_runs import mlflow_run, wandb_run
 
 from core.config import ConfigError, LoggingConfig, load_config
 from loop.metrics import MetricsLog
-from loop.trackers import check_trackers_installed
+from loop.trackers import check_trackers_installed, open_trackers
 
 ROWS = [(1, {"train/reward_mean": 0.25, "iteration": 1}), (2, {"train/reward_mean": 0.5, "note": "text", "gap": None}),
         (3, {"eval/reward": 0.75, "iteration": 1, "nan": float("nan")})]
@@ -16,7 +16,8 @@ ROWS = [(1, {"train/reward_mean": 0.25, "iteration": 1}), (2, {"train/reward_mea
 
 def _log(out_dir, trackers, rows, resume_after_step=None, artifacts=()):
     cfg = load_config(None, ["train.iterations=7"])
-    metrics = MetricsLog(out_dir, LoggingConfig(trackers=["jsonl", *trackers]), cfg.to_dict(), resume_after_step)
+    opened = open_trackers(LoggingConfig(trackers=["jsonl", *trackers]), cfg.to_dict(), out_dir, resume_after_step)
+    metrics = MetricsLog(out_dir, opened)
     for step, values in rows:
         metrics.log(step, values)
     metrics.close(list(artifacts))

