@@ -1,7 +1,7 @@
 """Throughput against the compute floor: each phase of our training step beside what plain PyTorch, DeepSpeed
 and vLLM take for the same model and the same tokens.
 
-    python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2] [--variants "key=value ..."]
+    python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2] [--variants "key=value ..."] [--no-trl]
 
 For each model size, in one run on an idle machine:
 1. ours: the default job (online UNA, 16 prompts x 4 samples of up to 32 tokens a step) through launch.py
@@ -179,6 +179,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=[],
                         help="also run ours with each of these overrides (e.g. learner.compute_dtype=bfloat16) and "
                              "compare it with TRL too")
+    parser.add_argument("--trl", action=argparse.BooleanOptionalAction, default=True,
+                        help="compare with TRL when it is installed (--no-trl: skip; its online DPO takes minutes)")
     parser.add_argument("--micro-batches", action="store_true",
                         help="only compare fixed and token-budget micro-batches in this process (synthetic samples)")
     args = parser.parse_args()
@@ -199,9 +201,9 @@ def main() -> None:
                 variants[variant] = run_ours(size, args.steps, args.warmup, Path(folder) / f"v{index}", cache_dir,
                                              overrides=tuple(variant.split()))
                 print(f"ours with {variant}: " + ", ".join(f"{p} {variants[variant][p]:.3f}" for p in (*PHASES, "step")))
-            if importlib.util.find_spec("trl") is None:
+            if args.trl and importlib.util.find_spec("trl") is None:
                 print("TRL is not installed (pip install -e .[bench]): no comparison with TRL")
-            else:
+            elif args.trl:
                 compare_trl(model_path_of(out), variants, args.steps, args.warmup)
             for staleness in args.staleness:
                 overlapped = run_ours(size, args.steps, args.warmup, Path(folder) / f"k{staleness}", cache_dir, staleness)
