@@ -149,7 +149,9 @@ def run_marked(module: str, job: dict, marker: str, timeout_s: float = 3600.0) -
 
 def _time_vllm(job: dict) -> float:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")  # every core, as our engines (actors/placement.py)
+    from actors.placement import VLLM_EVERY_CORE
+
+    os.environ.update(VLLM_EVERY_CORE)  # as our engines run
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=job["model"], dtype="float32", seed=0, enforce_eager=True, gpu_memory_utilization=0.2,

@@ -30,6 +30,7 @@ def test_floating_cpu_actors_compute_on_the_whole_node_and_vllm_binds_every_core
     env = {a.role: actor_options(a, {}, 2.0, verbose=False)["runtime_env"]["env_vars"] for a in plan.actors}
     assert {role: e["OMP_NUM_THREADS"] for role, e in env.items()} == dict.fromkeys(env, "2")
     assert env["rollout"]["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"  # vLLM would keep one of the two for its scheduler
+    assert env["rollout"]["OMP_WAIT_POLICY"] == "PASSIVE"
     assert "VLLM_CPU_NUM_OF_RESERVED_CPU" not in env["learner"]
     reserving = dataclasses.replace(plan.slots("rollout")[0], cpus=1.0)
     reserving_env = actor_options(reserving, {}, 2.0, verbose=False)["runtime_env"]["env_vars"]
