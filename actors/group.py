@@ -11,11 +11,12 @@ from ray.actor import ActorHandle
 from actors.calls import ActorCallError, wait
 from actors.learner_group import LearnerGroup
 from actors.oracle import Oracle
-from actors.placement import actor_options, cluster_nodes, create_placement_groups, smallest_node_cpus
+from actors.placement import actor_options, cluster_nodes, create_placement_groups, smallest_node_cpus, vllm_cpu_binding
 from actors.reference import ReferenceScorer
 from actors.rollout import RolloutEngine
 from actors.rollout_pool import RolloutPool
 from core.config import RunConfig
+from core.model_folder import weights_bytes
 from core.placement import ActorSlot, build_plan, check_fits, describe
 from learner.engine import PolicyLearner
 
@@ -63,8 +64,12 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     groups = create_placement_groups(plan, cfg.cluster.call_timeout_s)
     timeout = cfg.cluster.call_timeout_s
 
-    def place(cls, slot: ActorSlot, restarts: int = 0):
-        return ray.remote(cls).options(**actor_options(slot, groups, node_cpus, cfg.logging.verbose), max_restarts=restarts)
+    def place(cls, slot: ActorSlot, restarts: int = 0, env: dict[str, str] | None = None):
+        options = actor_options(slot, groups, node_cpus, cfg.logging.verbose, env)
+        return ray.remote(cls).options(**options, max_restarts=restarts)
+
+    def place_engine(slot: ActorSlot, path: str):
+        return place(RolloutEngine, slot, restarts, vllm_cpu_binding(slot, weights_bytes(path)))
 
     restarts = cfg.cluster.max_restarts  # engines and the oracle hold no state the loop cannot give back
 
@@ -74,7 +79,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     if cfg.reward.kind == "self_judge":  # the rollout engines read the (longer) judge prompts too
         max_model_len = max(max_model_len, judge_len)
     lora = cfg.model.lora
-    engines = [place(RolloutEngine, s, restarts).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
+    engines = [place_engine(s, model_path).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len, cfg.train.seed,
                                               s.tensor_parallel, cfg.cluster.weight_transport,
                                               lora if lora.pushes_adapter() else None,  # serve merged: plain engines
                                               verbose=cfg.logging.verbose)
@@ -87,7 +92,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     if cfg.reward.kind == "llm_judge":
         judge_path = cfg.reward.judge.model_path
         (slot,) = plan.slots("judge")
-        judge = place(RolloutEngine, slot, restarts).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
+        judge = place_engine(slot, judge_path).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
                                                   slot.tensor_parallel, verbose=cfg.logging.verbose)
     rollout = RolloutPool(engines, timeout, cfg.cluster.rollout.tensor_parallel)
     judge_engines = None

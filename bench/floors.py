@@ -149,9 +149,10 @@ def run_marked(module: str, job: dict, marker: str, timeout_s: float = 3600.0) -
 
 def _time_vllm(job: dict) -> float:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    from actors.placement import VLLM_EVERY_CORE
+    from actors.placement import vllm_every_core
+    from core.model_folder import weights_bytes
 
-    os.environ.update(VLLM_EVERY_CORE)  # as our engines run
+    os.environ.update(vllm_every_core(weights_bytes(job["model"])))  # as our engines run
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=job["model"], dtype="float32", seed=0, enforce_eager=True, gpu_memory_utilization=0.2,

@@ -7,6 +7,12 @@ from pathlib import Path
 from core.config import ConfigError
 
 
+def weights_bytes(path: str) -> int:
+    """The size of a model folder's weight files (*.safetensors, *.bin)."""
+    folder = Path(path)
+    return sum(f.stat().st_size for pattern in ("*.safetensors", "*.bin") for f in folder.glob(pattern))
+
+
 def check_model_folder(path: str, key: str) -> str:
     """`path` (the value of config key `key`) if it is a loadable model folder, else a ConfigError naming it.
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.placement import actor_options
+from actors.placement import actor_options, vllm_cpu_binding
 from actors.rollout_pool import contiguous_shards
 from core.config import ConfigError, load_config
 from core.placement import Node, build_plan, check_fits, declared_nodes
@@ -25,16 +25,22 @@ def test_the_default_run_reserves_nothing_and_its_actors_float():
                                                          ("oracle", "")]
 
 
-def test_floating_cpu_actors_compute_on_the_whole_node_and_vllm_binds_every_core():
+def test_floating_cpu_actors_compute_on_the_whole_node():
     plan = build_plan(_cfg())
     env = {a.role: actor_options(a, {}, 2.0, verbose=False)["runtime_env"]["env_vars"] for a in plan.actors}
     assert {role: e["OMP_NUM_THREADS"] for role, e in env.items()} == dict.fromkeys(env, "2")
-    assert env["rollout"]["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"  # vLLM would keep one of the two for its scheduler
-    assert env["rollout"]["OMP_WAIT_POLICY"] == "PASSIVE"
-    assert "VLLM_CPU_NUM_OF_RESERVED_CPU" not in env["learner"]
-    reserving = dataclasses.replace(plan.slots("rollout")[0], cpus=1.0)
-    reserving_env = actor_options(reserving, {}, 2.0, verbose=False)["runtime_env"]["env_vars"]
-    assert reserving_env["OMP_NUM_THREADS"] == "1" and "VLLM_CPU_NUM_OF_RESERVED_CPU" not in reserving_env
+    reserving = dataclasses.replace(plan.slots("learner")[0], cpus=1.0)
+    assert actor_options(reserving, {}, 2.0, verbose=False)["runtime_env"]["env_vars"]["OMP_NUM_THREADS"] == "1"
+
+
+def test_vllm_binds_every_core_for_a_model_large_enough_when_it_reserves_none():
+    engine = build_plan(_cfg()).slots("rollout")[0]
+    every_core = vllm_cpu_binding(engine, 30_000_000)
+    assert every_core == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_WAIT_POLICY": "PASSIVE"}
+    assert actor_options(engine, {}, 2.0, False, every_core)["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert vllm_cpu_binding(engine, 1_500_000) == {}  # the tiny model: vLLM's scheduler core pays more
+    assert vllm_cpu_binding(dataclasses.replace(engine, cpus=1.0), 30_000_000) == {}
+    assert vllm_cpu_binding(dataclasses.replace(engine, gpus=1.0), 30_000_000) == {}
 
 
 def test_colocated_roles_share_bundles_and_whole_gpus():
