@@ -27,7 +27,7 @@ from core.model_folder import check_model_folder
 from core.placement import build_plan
 from core.versions import check_versions
 from loop.run_folder import finished_run, lock_run_folder
-from loop.trackers import check_trackers_installed, finish_trackers, open_trackers
+from loop.trackers import Tracker, check_trackers_installed, finish_trackers, open_trackers
 from rewards.guard import build_guard, build_metric
 from rewards.judge import load_templates
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(cfg, model_path, prompts, out_dir.resolve(), trackers)
 
 
-def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path, trackers: list) -> int:
+def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path, trackers: list[Tracker]) -> int:
     import ray
 
     from actors.group import peak_memory, start_actors
@@ -102,14 +102,14 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path, trackers: list
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # RAY_ADDRESS or the latest local cluster if there is one, else a new local instance
-    context = ray.init(logging_level=logging.INFO if cfg.logging.verbose else logging.ERROR)
-    log.info("Ray: %s%s", context.address_info.get("gcs_address", ""),
-             f", dashboard http://{context.dashboard_url}" if context.dashboard_url else "")
-    log.info("prompts: %d training, %d held-out, skipped %s", len(prompts.train), len(prompts.eval),
-             dict(prompts.skipped) or "none")
     try:
+        context = ray.init(logging_level=logging.INFO if cfg.logging.verbose else logging.ERROR)
+        log.info("Ray: %s%s", context.address_info.get("gcs_address", ""),
+                 f", dashboard http://{context.dashboard_url}" if context.dashboard_url else "")
+        log.info("prompts: %d training, %d held-out, skipped %s", len(prompts.train), len(prompts.eval),
+                 dict(prompts.skipped) or "none")
         actors = start_actors(cfg, model_path)
-    except BaseException as err:
+    except BaseException as err:  # the trackers' runs end marked finished, not left running
         finish_trackers(trackers, [])
         if not isinstance(err, ConfigError):
             raise
