@@ -28,10 +28,11 @@ class Actors:
     """The run's actors, each typed by the class it hosts (ActorHandle[T]: its methods are T's, called remotely)."""
 
     rollout: RolloutPool
-    # model.lora.reference adapter_disabled: learner rank 0 (its score() switches the adapter off)
-    reference: ActorHandle[ReferenceScorer] | ActorHandle[PolicyLearner]
+    # model.lora.reference adapter_disabled: learner rank 0 (its score() switches the adapter off);
+    # learner.reference_engine vllm: a vLLM engine serving the reference
+    reference: ActorHandle[ReferenceScorer] | ActorHandle[PolicyLearner] | ActorHandle[RolloutEngine]
     # scores KL to the initial policy; the reference itself when it never moves
-    initial: ActorHandle[ReferenceScorer] | ActorHandle[PolicyLearner]
+    initial: ActorHandle[ReferenceScorer] | ActorHandle[PolicyLearner] | ActorHandle[RolloutEngine]
     oracle: ActorHandle[Oracle]
     learner: LearnerGroup
     timeout_s: float
@@ -84,10 +85,15 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
                                               lora if lora.pushes_adapter() else None,  # serve merged: plain engines
                                               verbose=cfg.logging.verbose)
                for s in plan.slots("rollout")]
-    scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
-                                                 cfg.learner.max_tokens_per_micro_batch,
-                                                 lora.adapter_path if lora.enabled else "", cfg.learner.compute_dtype)
-               for s in plan.slots("reference")]
+    if cfg.learner.reference_engine == "vllm":  # an engine serving the reference: its prompt log-probs
+        scorers = [place_engine(s, model_path).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len,
+                                                      cfg.train.seed, s.tensor_parallel, verbose=cfg.logging.verbose)
+                   for s in plan.slots("reference")]
+    else:
+        scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
+                                                     cfg.learner.max_tokens_per_micro_batch,
+                                                     lora.adapter_path if lora.enabled else "", cfg.learner.compute_dtype)
+                   for s in plan.slots("reference")]
     judge, judge_path = None, ""
     if cfg.reward.kind == "llm_judge":
         judge_path = cfg.reward.judge.model_path

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.config import LoraConfig, RolloutConfig
 from core.memory import ReportsMemory
+from core.model_folder import scoring_length
 from core.records import Prompt, Sample
 from learner.lora import AdapterUpdate
 from learner.shm_weights import check_same_host, shared_memory_dir
@@ -89,7 +90,7 @@ class RolloutEngine(ReportsMemory):
             seed=seed,
             enforce_eager=cfg.enforce_eager,
             gpu_memory_utilization=cfg.gpu_memory_utilization,
-            max_model_len=max_model_len,
+            max_model_len=scoring_length(model_path, max_model_len),
             use_tqdm_on_load=verbose,
             worker_extension_cls="actors.vllm_weight_sync.FileWeightLoader",
             # on GPUs: shards on the GPUs of the placement group this actor was started in
@@ -219,8 +220,9 @@ class RolloutEngine(ReportsMemory):
                                     lora_request=self.lora_request)
         return [[completion.text for completion in output.outputs] for output in outputs]
 
-    def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
-        """The engine's log-probs of each sample's response tokens (to check a weight push)."""
+    def score(self, samples: list[Sample]) -> list[list[float]]:
+        """The engine's log-probs of each sample's response tokens: a weight push's check, or, for an engine
+        serving the reference (learner.reference_engine vllm), the reference scorer's answer."""
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=1, prompt_logprobs=0)

@@ -36,8 +36,8 @@ class RolloutPool:
         """The results of started calls, joined back in item order."""
         return [result for part in wait(calls, self.timeout_s).values() for result in part]
 
-    def response_logprobs(self, samples: list[Sample]) -> list[list[float]]:
-        return self._scatter("response_logprobs", samples, lambda engine, shard: engine.response_logprobs.remote(shard))
+    def score(self, samples: list[Sample]) -> list[list[float]]:
+        return self._scatter("score", samples, lambda engine, shard: engine.score.remote(shard))
 
     def next_token_logprobs(self, prefixes: list[list[int]], candidates: list[int]) -> list[list[float]]:
         return self._scatter("next_token_logprobs", prefixes,

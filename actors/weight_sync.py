@@ -42,7 +42,7 @@ def push_weights(learner: LearnerGroup, rollout: RolloutPool, version: int, time
 
 def verify_sync(rollout: RolloutPool, learner: LearnerGroup, samples, tolerance: float, version: int) -> float:
     """The largest difference between the engines' and the learner's log-probs of the same tokens."""
-    engine = rollout.response_logprobs(samples)
+    engine = rollout.score(samples)
     policy = learner.sequence_logprobs(samples, exact=True)
     diff = max((abs(a - b) for ea, la in zip(engine, policy) for a, b in zip(ea, la)), default=0.0)
     if diff > tolerance:

@@ -196,6 +196,10 @@ class LearnerConfig:
     # float32): bfloat16 made the learner 1.2-1.3x and the reference 1.4-1.5x faster at 25M on a CPU with AVX512-BF16
     # (README: throughput). The weight-sync check computes in float32 whatever this says; PPO's critic stays float32
     compute_dtype: Literal["float32", "bfloat16"] = "float32"
+    # what computes the reference's log-probs: transformers (a forward pass in the reference scorer's actor) or
+    # vllm (the prompt log-probs of a vLLM engine serving the reference, in the rollout engines' dtype: the same
+    # numbers, faster on CPU; README: throughput). vllm needs a reference that never moves and a policy without LoRA
+    reference_engine: Literal["transformers", "vllm"] = "transformers"
     zero_stage: Literal[0, 1, 2, 3] = 2  # DeepSpeed ZeRO: 0 (none), 1 (optimizer), 2 (+ gradients), 3 (+ weights)
     grad_clip: Annotated[float, AT_LEAST_0] = 1.0  # the gradient's largest global norm (0: no clipping)
     critic_lr: Annotated[float, POSITIVE] = 1e-3  # PPO's value model
@@ -367,6 +371,7 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
         raise ConfigError(f"{source}: learner.adam_betas is AdamW's two betas, e.g. [0.9, 0.999]; got {cfg.learner.adam_betas}")
     _check_algorithm(cfg, source)
     _check_lora(cfg, source)
+    _check_reference_engine(cfg, source)
     if "jsonl" not in cfg.logging.trackers:
         raise ConfigError(f"{source}: logging.trackers must include jsonl: the run's report, curves and resume read "
                           f"metrics.jsonl (got {cfg.logging.trackers}); add the others beside it")
@@ -380,6 +385,20 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
     if cfg.reward.kind == "exact_match" and cfg.data.source == "toy":
         raise ConfigError(f"{source}: reward.kind exact_match needs data with answers; the toy task has none "
                           "(set data.source to a .jsonl/.parquet file or datasets folder)")
+
+
+def _check_reference_engine(cfg: RunConfig, source: str) -> None:
+    """A vLLM engine serves the reference as loaded: nothing moves it, and it holds no adapter."""
+    if cfg.learner.reference_engine != "vllm":
+        return
+    if cfg.train.reference_refresh != "never":
+        raise ConfigError(f"{source}: learner.reference_engine vllm serves a reference that never moves; "
+                          f"train.reference_refresh {cfg.train.reference_refresh} needs learner.reference_engine "
+                          "transformers (or set train.reference_refresh never)")
+    if cfg.model.lora.enabled:
+        raise ConfigError(f"{source}: learner.reference_engine vllm is not built for a LoRA policy (its reference is the "
+                          "base with the adapter switched off, or the base with model.lora.adapter_path merged); set "
+                          "learner.reference_engine transformers")
 
 
 def _check_lora(cfg: RunConfig, source: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from core.config import ConfigError
@@ -11,6 +12,14 @@ def weights_bytes(path: str) -> int:
     """The size of a model folder's weight files (*.safetensors, *.bin)."""
     folder = Path(path)
     return sum(f.stat().st_size for pattern in ("*.safetensors", "*.bin") for f in folder.glob(pattern))
+
+
+def scoring_length(path: str, max_model_len: int) -> int:
+    """The sequence length a vLLM engine of the model in `path` is sized for: one token more than the longest
+    sample (scoring a sample asks for its prompt log-probs and one token after them), within the positions
+    its config.json allows."""
+    positions = json.loads((Path(path) / "config.json").read_text()).get("max_position_embeddings")
+    return max_model_len + 1 if positions is None else max(max_model_len, min(max_model_len + 1, positions))
 
 
 def check_model_folder(path: str, key: str) -> str:

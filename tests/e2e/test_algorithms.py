@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +34,11 @@ PRESETS = {
 
 
 def test_reward_model_preset_through_launch(tmp_path, tiny_config):
-    """UNA scored by the locally built tiny reward model. (First in the file: before this module's own
-    Ray instance starts, so that launch.py starts its own.)"""
+    """UNA scored by the locally built tiny reward model, its reference log-probs computed by a vLLM engine
+    (learner.reference_engine vllm). (First in the file: before this module's own Ray instance starts, so
+    that launch.py starts its own.)"""
     command = [sys.executable, "launch.py", "--config", "configs/reward_model.yaml", "--output-dir", str(tmp_path),
-               f"model.tiny.cache_dir={tiny_config.cache_dir}", *OVERRIDES]
+               f"model.tiny.cache_dir={tiny_config.cache_dir}", "learner.reference_engine=vllm", *OVERRIDES]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -44,6 +46,10 @@ def test_reward_model_preset_through_launch(tmp_path, tiny_config):
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert all(r["train/abstained"] == 0 for r in records if "train/abstained" in r)
     _assert_updated(tmp_path, "train/implicit_score")
+    # the first step was sampled by the initial policy, which the reference is: the same log-probs
+    first = pq.read_table(tmp_path / "records" / "train-i1-s1.parquet").to_pylist()
+    assert first and all(len(r["reference_logprobs"]) == len(r["response_token_ids"]) for r in first)
+    assert max(abs(a - b) for r in first for a, b in zip(r["reference_logprobs"], r["behaviour_logprobs"])) < 1e-3
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ def test_engine_matches_learner_after_a_shared_memory_push_and_generation_change
                                                            AlgorithmConfig(beta=1.0), 16, 0, bucket_mb=1)
 
     before = ray.get(rollout.generate.remote(prompts, 4, 7, 1, 1))
-    engine_before = ray.get(rollout.response_logprobs.remote(before))
+    engine_before = ray.get(rollout.score.remote(before))
     learner_before = ray.get(learner.sequence_logprobs.remote(before))
     assert _max_diff(engine_before, learner_before) < 1e-4
     assert _max_diff([s.behaviour_logprobs for s in before], learner_before) < 1e-4
@@ -43,7 +43,7 @@ def test_engine_matches_learner_after_a_shared_memory_push_and_generation_change
     assert os.path.getsize(update["path"]) == update["total"] >= 4 * 350_000
     ray.get(rollout.load_shared_weights.remote(update, 1))
 
-    engine_after = ray.get(rollout.response_logprobs.remote(before))
+    engine_after = ray.get(rollout.score.remote(before))
     learner_after = ray.get(learner.sequence_logprobs.remote(before))
     assert _max_diff(engine_after, learner_before) > 0.05  # the update moved the policy ...
     assert _max_diff(engine_after, learner_after) < 1e-4  # ... and the engine holds exactly the learner's weights

@@ -84,6 +84,24 @@ def test_online_merging_is_refused_where_it_cannot_work():
         load_config(None, ["learner.merging=ondare", "learner.merge_reserve_rate=0"])
 
 
+def test_a_vllm_reference_is_refused_where_it_cannot_follow():
+    assert load_config(None, ["learner.reference_engine=vllm"]).learner.reference_engine == "vllm"
+    with pytest.raises(ConfigError, match="train.reference_refresh ema needs learner.reference_engine transformers"):
+        load_config(None, ["learner.reference_engine=vllm", "train.reference_refresh=ema"])
+    with pytest.raises(ConfigError, match="not built for a LoRA policy"):
+        load_config(None, ["learner.reference_engine=vllm", "model.lora.enabled=true"])
+
+
+def test_engines_have_room_to_score_a_sample_of_the_full_length(tmp_path):
+    """vLLM's prompt log-probs come with one generated token: the engine is one token longer, within the model."""
+    from core.model_folder import scoring_length
+
+    (tmp_path / "config.json").write_text('{"max_position_embeddings": 256}')
+    assert [scoring_length(str(tmp_path), n) for n in (96, 255, 256)] == [97, 256, 256]
+    (tmp_path / "config.json").write_text("{}")
+    assert scoring_length(str(tmp_path), 96) == 97
+
+
 @pytest.mark.parametrize("override, message", [
     ("train.keep_resume_states=0", "'train.keep_resume_states' must be at least 1, got 0"),
     ("algorithm.beta=0", "algorithm.beta must be positive for una"),
