@@ -49,14 +49,17 @@ def wait_without_spinning() -> None:
     next (SpinCondition's busy_loop_s, vllm/distributed/device_communicators/shm_broadcast.py). On a CPU node
     whose cores the loop's phases take in turn, that second is taken from the phase after: the reference after
     generation; the learner after a vLLM reference's scoring (25M: learning took 4.51 s a step against 3.90).
-    On the CPU platform the worker waits on its socket at once (a wake-up of microseconds a step). Runs in
-    the worker when it imports this module, before it builds its message queues."""
+    An engine that binds every core (actors/placement.VLLM_EVERY_CORE: 20 MB of weights or more) waits on its
+    socket at once; on the tiny model the wake-up each decoding step costs more than the spin (an end-to-end
+    run 56-59 s against 66-67 s). Runs in the worker when it imports this module, before it builds its
+    message queues; the variable reaches it from the actor's environment."""
     import functools
+    import os
 
     from vllm.distributed.device_communicators import shm_broadcast
     from vllm.platforms import current_platform
 
-    if not current_platform.is_cpu():
+    if not current_platform.is_cpu() or os.environ.get("UNA_ALIGN_VLLM_WORKER_SLEEPS") != "1":
         return
     spin_init = shm_broadcast.SpinCondition.__init__
 
