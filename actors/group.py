@@ -72,6 +72,11 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     def place_engine(slot: ActorSlot, path: str):
         return place(RolloutEngine, slot, restarts, vllm_cpu_binding(slot, weights_bytes(path)))
 
+    def plain_engine(slot: ActorSlot, path: str, length: int):
+        """An engine that takes no weight pushes (the judge's, a vLLM reference)."""
+        return place_engine(slot, path).remote(path, cfg.rollout, cfg.model.dtype, length, cfg.train.seed,
+                                               slot.tensor_parallel, verbose=cfg.logging.verbose)
+
     restarts = cfg.cluster.max_restarts  # engines and the oracle hold no state the loop cannot give back
 
     samples_per_step = cfg.train.prompts_per_step * cfg.rollout.samples_per_prompt
@@ -86,9 +91,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
                                               verbose=cfg.logging.verbose)
                for s in plan.slots("rollout")]
     if cfg.learner.reference_engine == "vllm":  # an engine serving the reference: its prompt log-probs
-        scorers = [place_engine(s, model_path).remote(model_path, cfg.rollout, cfg.model.dtype, max_model_len,
-                                                      cfg.train.seed, s.tensor_parallel, verbose=cfg.logging.verbose)
-                   for s in plan.slots("reference")]
+        scorers = [plain_engine(s, model_path, max_model_len) for s in plan.slots("reference")]
     else:
         scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
                                                      cfg.learner.max_tokens_per_micro_batch,
@@ -98,8 +101,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     if cfg.reward.kind == "llm_judge":
         judge_path = cfg.reward.judge.model_path
         (slot,) = plan.slots("judge")
-        judge = place_engine(slot, judge_path).remote(judge_path, cfg.rollout, cfg.model.dtype, judge_len, cfg.train.seed,
-                                                  slot.tensor_parallel, verbose=cfg.logging.verbose)
+        judge = plain_engine(slot, judge_path, judge_len)
     rollout = RolloutPool(engines, timeout, cfg.cluster.rollout.tensor_parallel)
     judge_engines = None
     if judge is not None:

@@ -35,8 +35,8 @@ def compute_threads(slot: ActorSlot, node_cpus: float) -> int:
     return max(1, math.floor(slot.cpus if slot.cpus >= 1 else node_cpus))
 
 
-# UNA_ALIGN_VLLM_WORKER_SLEEPS: actors/vllm_weight_sync.wait_without_spinning, read in vLLM's worker process
-VLLM_EVERY_CORE = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_WAIT_POLICY": "PASSIVE", "UNA_ALIGN_VLLM_WORKER_SLEEPS": "1"}
+WORKER_SLEEPS = "UNA_ALIGN_VLLM_WORKER_SLEEPS"  # read in vLLM's worker: actors/vllm_weight_sync.wait_without_spinning
+VLLM_EVERY_CORE = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_WAIT_POLICY": "PASSIVE", WORKER_SLEEPS: "1"}
 EVERY_CORE_FROM_BYTES = 20_000_000  # weights of about 5M float32 parameters
 
 

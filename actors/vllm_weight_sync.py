@@ -59,13 +59,15 @@ def wait_without_spinning() -> None:
     from vllm.distributed.device_communicators import shm_broadcast
     from vllm.platforms import current_platform
 
-    if not current_platform.is_cpu() or os.environ.get("UNA_ALIGN_VLLM_WORKER_SLEEPS") != "1":
+    from actors.placement import WORKER_SLEEPS
+
+    if not current_platform.is_cpu() or os.environ.get(WORKER_SLEEPS) != "1":
         return
     spin_init = shm_broadcast.SpinCondition.__init__
 
     @functools.wraps(spin_init)
-    def without_busy_loop(self, is_reader, context, notify_address, busy_loop_s: float = 0):
-        spin_init(self, is_reader, context, notify_address, busy_loop_s=0)
+    def without_busy_loop(self, is_reader, context, notify_address, busy_loop_s=None):
+        spin_init(self, is_reader, context, notify_address, busy_loop_s=0)  # whatever the caller asked
 
     shm_broadcast.SpinCondition.__init__ = without_busy_loop
 

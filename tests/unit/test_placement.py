@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.placement import actor_options, vllm_cpu_binding
+from actors.placement import WORKER_SLEEPS, actor_options, vllm_cpu_binding
 from actors.rollout_pool import contiguous_shards
 from core.config import ConfigError, load_config
 from core.placement import Node, build_plan, check_fits, declared_nodes
@@ -36,8 +36,7 @@ def test_floating_cpu_actors_compute_on_the_whole_node():
 def test_vllm_binds_every_core_for_a_model_large_enough_when_it_reserves_none():
     engine = build_plan(_cfg()).slots("rollout")[0]
     every_core = vllm_cpu_binding(engine, 30_000_000)
-    assert every_core == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_WAIT_POLICY": "PASSIVE",
-                          "UNA_ALIGN_VLLM_WORKER_SLEEPS": "1"}
+    assert every_core == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_WAIT_POLICY": "PASSIVE", WORKER_SLEEPS: "1"}
     assert actor_options(engine, {}, 2.0, False, every_core)["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] == "PASSIVE"
     assert vllm_cpu_binding(engine, 1_500_000) == {}  # the tiny model: vLLM's scheduler core pays more
     assert vllm_cpu_binding(dataclasses.replace(engine, cpus=1.0), 30_000_000) == {}
@@ -127,3 +126,21 @@ def test_declared_nodes_follow_the_config():
 def test_shards_are_contiguous_balanced_and_in_order():
     assert contiguous_shards(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
     assert contiguous_shards([1], 2) == [[1], []]
+
+
+@pytest.mark.parametrize("sleeps, busy_loop_s", [("1", 0), ("", 1)])
+def test_a_vllm_worker_told_to_sleep_waits_without_spinning(monkeypatch, tmp_path, sleeps, busy_loop_s):
+    """The patch vLLM's worker applies when it imports the extension's module (CPU platform): its readers
+    stop spinning a second after each message; without the variable, vLLM's own second stays."""
+    import zmq
+    from vllm.distributed.device_communicators import shm_broadcast
+
+    from actors.vllm_weight_sync import wait_without_spinning
+
+    monkeypatch.setattr(shm_broadcast.SpinCondition, "__init__", shm_broadcast.SpinCondition.__init__)  # undone after
+    monkeypatch.setenv(WORKER_SLEEPS, sleeps)
+    wait_without_spinning()
+    context = zmq.Context()
+    reader = shm_broadcast.SpinCondition(True, context, f"ipc://{tmp_path}/notify")
+    assert reader.busy_loop_s == busy_loop_s
+    context.destroy(linger=0)
