@@ -23,6 +23,7 @@ from pathlib import Path
 from core.config import ConfigError, RunConfig, load_config
 from core.console import configure_driver
 from core.data import DataError
+from core.device import cpu_has_native_bfloat16
 from core.model_folder import check_model_folder
 from core.placement import build_plan
 from core.versions import check_versions
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             load_templates(cfg.reward.judge.templates)  # a bad template file fails before any actor starts
         _check_guard(cfg)
         _check_reward_source(cfg)
+        _warn_emulated_bfloat16(cfg)
         build_plan(cfg)  # the placement's own rules (the cluster it must fit is known once Ray is joined)
         if cfg.learner.merging != "none":
             cfg.learner.merge_base_path = _merge_base_path(cfg)
@@ -123,7 +125,9 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path, trackers: list
         result = loop.result()
         ray_info = {"gcs_address": ray.get_runtime_context().gcs_address, "nodes": str(len(ray.nodes())),
                     "placement": actors.placement}
-        memory = peak_memory(actors) if result.stop_reason != "error" else {}
+        # after an error or a stop (Ctrl-C, SIGTERM) an actor may still be in its call (a learner step takes
+        # minutes on a large model): asking it would keep the run from ending until the call returns
+        memory = peak_memory(actors) if result.stop_reason not in UNFINISHED else {}
         summary = write_summary(out_dir, cfg, result, memory, dict(prompts.skipped), model_path, ray_info)
         write_report(out_dir)
         loop.close([summary, out_dir / "report.md", out_dir / "curves.png"])
@@ -209,6 +213,18 @@ def _check_reward_source(cfg: RunConfig) -> None:
         build_reward_source(cfg.reward)
     except (ValueError, ImportError) as err:
         raise ConfigError(f"reward.kind {cfg.reward.kind}: {err}") from err
+
+
+def _warn_emulated_bfloat16(cfg: RunConfig) -> None:
+    """bfloat16 on a CPU without bfloat16 instructions is emulated, many times slower than float32: said, not
+    refused, since on a cluster the learner and the engines may run on other machines than this one."""
+    keys = [key for key, dtype, gpus in (("learner.compute_dtype", cfg.learner.compute_dtype, cfg.cluster.learner.gpus),
+                                         ("model.dtype", cfg.model.dtype, cfg.cluster.rollout.gpus))
+            if dtype == "bfloat16" and not gpus]
+    if keys and cpu_has_native_bfloat16() is False:
+        log.warning("%s bfloat16, but this machine's CPU has no bfloat16 instructions (AVX512-BF16 or AMX): torch and "
+                    "vLLM emulate them here, several times slower than float32 (README: bfloat16 on the CPU). Set "
+                    "float32 unless those actors run on machines that have them.", " and ".join(keys))
 
 
 def _check_resume(cfg: RunConfig, out_dir: Path, data_digest: str) -> int | None:

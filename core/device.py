@@ -11,3 +11,16 @@ import torch
 
 def compute_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_has_native_bfloat16() -> bool | None:
+    """Whether this machine's CPU multiplies bfloat16 in hardware (x86: AVX512-BF16 or AMX); None where torch
+    cannot tell (other architectures). Without it torch and vLLM emulate bfloat16 in float32 arithmetic plus
+    conversions: slower than float32, not faster (README: bfloat16 on the CPU)."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    cpu = torch.cpu
+    return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                or getattr(cpu, "_is_amx_tile_supported", lambda: False)())

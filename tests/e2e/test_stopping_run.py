@@ -76,5 +76,6 @@ def test_sigterm_ends_the_run_like_ctrl_c_with_its_summary(tmp_path, tiny_config
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["stop_reason"] == "interrupted" and summary["stop_detail"] == "stopped by SIGTERM"
     assert [row["iteration"] for row in summary["iterations"]] == [0]  # the evaluation before training
+    assert summary["peak_memory_mb"] == {}  # not asked: an actor may still be in its call, and the stop would wait
     assert "Stopped: **interrupted**" in (tmp_path / "report.md").read_text()
     assert f"run the same command with --output-dir {tmp_path}" in log.read_text()  # how to go on

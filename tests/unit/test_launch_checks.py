@@ -110,3 +110,18 @@ def test_bad_files_exit_2_before_any_actor_starts(bad_input, tiny_config, tiny_m
     assert launch.main(args) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # found before the run folder was even made
+
+
+@pytest.mark.parametrize("overrides, native, warned", [
+    (["learner.compute_dtype=bfloat16"], False, "learner.compute_dtype bfloat16"),
+    (["learner.compute_dtype=bfloat16", "model.dtype=bfloat16"], False, "learner.compute_dtype and model.dtype bfloat16"),
+    (["model.dtype=bfloat16", "cluster.rollout.gpus=1"], False, ""),  # vLLM on a GPU: this CPU does not matter
+    (["learner.compute_dtype=bfloat16"], True, ""),
+    (["learner.compute_dtype=bfloat16"], None, ""),  # an architecture torch cannot tell about
+    ([], False, ""),
+])
+def test_bfloat16_on_a_cpu_that_emulates_it_is_warned_of(overrides, native, warned, monkeypatch, caplog):
+    monkeypatch.setattr(launch, "cpu_has_native_bfloat16", lambda: native)
+    with caplog.at_level("WARNING", logger="launch"):
+        launch._warn_emulated_bfloat16(launch.load_config(None, overrides))
+    assert (warned in caplog.text if warned else caplog.text == "")
