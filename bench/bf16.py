@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from core.device import cpu_description  # noqa: E402
 
 
 def median_ms(work, repeats: int) -> float:
@@ -55,7 +60,7 @@ def main() -> None:
         measured = [(name, median_ms(f32, args.repeats), median_ms(bf16, args.repeats)) for name, f32, bf16 in rows]
     measured.append(("25M forward+backward", median_ms(forward_backward, args.repeats),
                      median_ms(autocast(forward_backward), args.repeats)))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median ms of {args.repeats}\n")
+    print(f"{cpu_description()}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, median ms of {args.repeats}\n")
     print("| work | float32 ms | bfloat16 ms | speed-up |")
     print("|---|---|---|---|")
     for name, f32, bf16 in measured:

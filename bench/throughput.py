@@ -185,6 +185,9 @@ def main() -> None:
                         help="only compare fixed and token-budget micro-batches in this process (synthetic samples)")
     args = parser.parse_args()
     cache_dir = tempfile.mkdtemp(prefix="bench-models-")
+    from core.device import cpu_description
+
+    print(cpu_description())
     if args.micro_batches:
         for size in args.sizes:
             micro_batch_comparison(size, cache_dir, args.repeats)

@@ -90,13 +90,16 @@ def main() -> None:
     args = parser.parse_args()
     import ray
 
+    from core.device import cpu_description
+
     cache_dir = tempfile.mkdtemp(prefix="bench-models-")
     ray.init(address="local", include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     rows = [(transport, push_seconds(m, args.repeats, args.bucket_mb, cache_dir, transport))
             for m in args.sizes for transport in args.transports]
     ray.shutdown()
-    print(f"\nWeight push into one vLLM engine (ray: safetensors buckets of {args.bucket_mb} MB; shm: one file in "
+    print(f"\n{cpu_description()}")
+    print(f"Weight push into one vLLM engine (ray: safetensors buckets of {args.bucket_mb} MB; shm: one file in "
           f"shared memory through vLLM's weight-transfer API), median of {args.repeats} pushes\n")
     print("| parameters | transport | fp32 MB | export s | load into vLLM s | MB/s | memcpy MB/s | push / memcpy |")
     print("|---|---|---|---|---|---|---|---|")

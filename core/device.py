@@ -24,3 +24,20 @@ def cpu_has_native_bfloat16() -> bool | None:
     cpu = torch.cpu
     return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
                 or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def cpu_description() -> str:
+    """This machine's CPU in one line (benchmarks print it: CPU kinds differ between machines, and so do their
+    figures, bfloat16's most of all)."""
+    import os
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
+    except OSError:
+        pass
+    native = {True: "bfloat16 instructions", False: "no bfloat16 instructions (emulated)", None: "bfloat16 unknown"}
+    return (f"{model}, {os.cpu_count()} cores, torch's kernels {torch.backends.cpu.get_cpu_capability()}, "
+            f"{native[cpu_has_native_bfloat16()]}")
