@@ -23,7 +23,6 @@ from pathlib import Path
 from core.config import ConfigError, RunConfig, load_config
 from core.console import configure_driver
 from core.data import DataError
-from core.device import cpu_has_native_bfloat16
 from core.model_folder import check_model_folder
 from core.placement import build_plan
 from core.versions import check_versions
@@ -221,7 +220,11 @@ def _warn_emulated_bfloat16(cfg: RunConfig) -> None:
     keys = [key for key, dtype, gpus in (("learner.compute_dtype", cfg.learner.compute_dtype, cfg.cluster.learner.gpus),
                                          ("model.dtype", cfg.model.dtype, cfg.cluster.rollout.gpus))
             if dtype == "bfloat16" and not gpus]
-    if keys and cpu_has_native_bfloat16() is False:
+    if not keys:
+        return
+    from core.device import cpu_has_native_bfloat16  # imports torch: only when asked
+
+    if cpu_has_native_bfloat16() is False:
         log.warning("%s bfloat16, but this machine's CPU has no bfloat16 instructions (AVX512-BF16 or AMX): torch and "
                     "vLLM emulate them here, several times slower than float32 (README: bfloat16 on the CPU). Set "
                     "float32 unless those actors run on machines that have them.", " and ".join(keys))

@@ -121,7 +121,7 @@ def test_bad_files_exit_2_before_any_actor_starts(bad_input, tiny_config, tiny_m
     ([], False, ""),
 ])
 def test_bfloat16_on_a_cpu_that_emulates_it_is_warned_of(overrides, native, warned, monkeypatch, caplog):
-    monkeypatch.setattr(launch, "cpu_has_native_bfloat16", lambda: native)
+    monkeypatch.setattr("core.device.cpu_has_native_bfloat16", lambda: native)
     with caplog.at_level("WARNING", logger="launch"):
         launch._warn_emulated_bfloat16(launch.load_config(None, overrides))
     assert (warned in caplog.text if warned else caplog.text == "")
