@@ -6,6 +6,9 @@ GPU path on a cluster are the same code; only this choice differs.
 
 from __future__ import annotations
 
+import os
+import platform
+
 import torch
 
 
@@ -17,8 +20,6 @@ def cpu_has_native_bfloat16() -> bool | None:
     """Whether this machine's CPU multiplies bfloat16 in hardware (x86: AVX512-BF16 or AMX); None where torch
     cannot tell (other architectures). Without it torch and vLLM emulate bfloat16 in float32 arithmetic plus
     conversions: slower than float32, not faster (README: bfloat16 on the CPU)."""
-    import platform
-
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return None
     cpu = torch.cpu
@@ -29,9 +30,6 @@ def cpu_has_native_bfloat16() -> bool | None:
 def cpu_description() -> str:
     """This machine's CPU in one line (benchmarks print it: CPU kinds differ between machines, and so do their
     figures, bfloat16's most of all)."""
-    import os
-    import platform
-
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
