@@ -34,6 +34,10 @@ class TinyModelConfig:
     # the warm start's AdamW learning rate (the lab uses 1e-3: at 3e-3 sums stayed under 5%)
     sft_lr: Annotated[float, POSITIVE] = 3e-3
     sft_l1: Annotated[float, AT_LEAST_0] = 0.0  # L1 penalty on the warm start's change to the weights (PAFT's sparse SFT delta)
+    # after sft_steps, keep training (checked every 100 steps) until greedy accuracy on the held-out sums reaches
+    # this, at most to sft_max_steps: the step where sums generalise moves with the seed and the CPU (README: the lab);
+    sft_until_accuracy: Annotated[float, SHARE] = 0.0  # 0 = exactly sft_steps, no check
+    sft_max_steps: Annotated[int, AT_LEAST_0] = 0  # the most steps the held-out check may train to (with sft_until_accuracy)
     # what the tokenizer covers and the warm start teaches: topics (the toy: "X and Y."), and the lab's
     # arithmetic ("what is 47 + 38?" -> "85.") and writing (a varied sentence about X and Y; tasks/writing.py)
     skills: list[Literal["topics", "arithmetic", "writing"]] = field(default_factory=lambda: ["topics"])
@@ -379,6 +383,11 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
     if arithmetic_used and not cfg.model.path and "arithmetic" not in cfg.model.tiny.skills:
         raise ConfigError(f"{source}: the arithmetic task needs a tokenizer that covers sums; add arithmetic to "
                           "model.tiny.skills (see configs/lab/task_a.yaml)")
+    tiny = cfg.model.tiny
+    if tiny.sft_until_accuracy and ("arithmetic" not in tiny.skills or tiny.sft_max_steps <= tiny.sft_steps):
+        raise ConfigError(f"{source}: model.tiny.sft_until_accuracy checks the warm start's held-out sums: it needs "
+                          "arithmetic in model.tiny.skills and model.tiny.sft_max_steps above model.tiny.sft_steps "
+                          f"(got skills {tiny.skills}, sft_steps {tiny.sft_steps}, sft_max_steps {tiny.sft_max_steps})")
     if cfg.evaluation.gold == "exact_match" and not cfg.data.answer_field:
         raise ConfigError(f"{source}: evaluation.gold exact_match compares with a reference answer; set "
                           "data.answer_field to the data's answer column")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import random
 import shutil
@@ -26,6 +27,8 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 FORMAT_VERSION = 1  # bump when the files this module writes change
+WARM_START_FILE = "warm_start.json"  # what the supervised warm start did: its steps and held-out checks
+log = logging.getLogger(__name__)
 
 
 def build_tiny_model(cfg: TinyModelConfig) -> Path:
@@ -39,10 +42,19 @@ def build_tiny_model(cfg: TinyModelConfig) -> Path:
         if cfg.sft_steps:
             from models.tiny_sft import supervised_warm_start
 
-            supervised_warm_start(model, tokenizer, cfg.sft_steps, cfg.seed, cfg.sft_lr, cfg.sft_l1, cfg.skills)
+            report = supervised_warm_start(model, tokenizer, cfg)
+            (staging / WARM_START_FILE).write_text(json.dumps(report))
+            _say_if_short(report)
         model.save_pretrained(staging, safe_serialization=True)
 
     return build_once(folder, write)
+
+
+def _say_if_short(report: dict) -> None:
+    if report["held_out_greedy_checks"] and report["held_out_greedy_checks"][-1][1] < report["until_accuracy"]:
+        log.warning("the warm start answers %.2f of the held-out sums greedily after %d steps, under "
+                    "model.tiny.sft_until_accuracy %.2f: raise model.tiny.sft_max_steps or try another model.tiny.seed",
+                    report["held_out_greedy_checks"][-1][1], report["steps"], report["until_accuracy"])
 
 
 def build_once(folder: Path, write: Callable[[Path], None]) -> Path:
@@ -139,5 +151,7 @@ def _config_digest(cfg: TinyModelConfig) -> str:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "cache_dir"}
     if not cfg.sft_steps:  # no warm start: its penalty and learning rate do not change the model
         del fields["sft_l1"], fields["sft_lr"]
+    if not cfg.sft_steps or not cfg.sft_until_accuracy:  # no check: the folder names of before stay valid
+        del fields["sft_until_accuracy"], fields["sft_max_steps"]
     fields["format"] = FORMAT_VERSION
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]

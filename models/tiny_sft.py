@@ -15,7 +15,9 @@ import random
 
 import torch
 
+from core.config import TinyModelConfig
 from learner.merging import soft_threshold
+from rewards.function import exact_match_rule
 from tasks import arithmetic, toy, writing
 
 SFT_BATCH = 32
@@ -23,10 +25,14 @@ SFT_BATCH = 32
 
 def sft_example(tokenizer, question: str, answer: str) -> tuple[list[int], list[int]]:
     """(prompt token ids in the chat template, response token ids ending with end-of-sequence)."""
+    response = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return chat_prompt_ids(tokenizer, question), response
+
+
+def chat_prompt_ids(tokenizer, question: str) -> list[int]:
     messages = [{"role": "user", "content": question}]
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    response = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    return tokenizer(prompt, add_special_tokens=False)["input_ids"], response
+    return tokenizer(prompt, add_special_tokens=False)["input_ids"]
 
 
 def batch_texts(skills: list[str], rng: random.Random) -> tuple[list[tuple[str, str]], list[slice]]:
@@ -63,37 +69,82 @@ _TOPIC_PAIRS = toy.topic_pairs()
 _TRAINING_PROBLEMS = arithmetic.problems(held_out=False)
 
 
-def supervised_warm_start(model, tokenizer, steps: int, seed: int, lr: float = 3e-3, l1: float = 0.0,
-                          skills: list[str] = ("topics",)) -> float:
-    """`steps` AdamW steps of next-token loss on the responses only; returns the last loss.
+CHECK_EVERY = 100  # steps between held-out checks once sft_steps are done (sft_until_accuracy)
+ANSWER_TOKENS = 6  # "198." and the end of sequence, with room for a leading space
 
-    l1 > 0 adds PAFT's L1 penalty l1 * |theta - theta_start|_1 as a proximal step after each AdamW step
-    (soft-thresholding the change by lr * l1), which, unlike a penalty in the loss, leaves exact zeros:
+
+def supervised_warm_start(model, tokenizer, cfg: TinyModelConfig) -> dict:
+    """cfg.sft_steps AdamW steps of next-token loss on the responses only; then, with cfg.sft_until_accuracy,
+    CHECK_EVERY more at a time until the greedy accuracy on the held-out sums reaches it or cfg.sft_max_steps
+    are done. Returns what was done (steps, last loss, the checks), which the model folder keeps.
+
+    Why the check: the sums' held-out accuracy comes in a sharp step whose place moves with the seed and
+    with the CPU's float rounding (README: the lab), so a fixed step count is a lottery over the level.
+
+    cfg.sft_l1 > 0 adds PAFT's L1 penalty l1 * |theta - theta_start|_1 as a proximal step after each AdamW
+    step (soft-thresholding the change by lr * l1), which, unlike a penalty in the loss, leaves exact zeros:
     the SFT delta is sparse, and a merge need not trim it."""
-    rng = random.Random(seed)
-    start = [param.detach().clone() for param in model.parameters()] if l1 else []
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    model.train()
-    loss = torch.tensor(float("nan"))
-    for _ in range(steps):
-        texts, rows_of_skill = batch_texts(list(skills), rng)
-        examples = [sft_example(tokenizer, question, answer) for question, answer in texts]
-        width = max(len(p) + len(r) for p, r in examples)
-        ids = torch.full((len(examples), width), tokenizer.pad_token_id)
-        labels = torch.full((len(examples), width), -100)
-        mask = torch.zeros((len(examples), width), dtype=torch.long)
-        for row, (prompt, response) in enumerate(examples):
-            tokens = prompt + response
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-            labels[row, len(prompt) : len(tokens)] = torch.tensor(response)
-            mask[row, : len(tokens)] = 1
-        loss = _skill_balanced_loss(model, ids, mask, labels, rows_of_skill)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if l1:
-            with torch.no_grad():
-                for param, origin in zip(model.parameters(), start):
-                    param.copy_(origin + soft_threshold(param - origin, lr * l1))
-    model.eval()
-    return loss.item()
+    rng = random.Random(cfg.seed)
+    start = [param.detach().clone() for param in model.parameters()] if cfg.sft_l1 else []
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr)
+
+    def train(steps: int) -> float:
+        model.train()
+        for _ in range(steps):
+            loss = _skill_balanced_loss(model, *_batch(tokenizer, list(cfg.skills), rng))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if cfg.sft_l1:
+                with torch.no_grad():
+                    for param, origin in zip(model.parameters(), start):
+                        param.copy_(origin + soft_threshold(param - origin, cfg.sft_lr * cfg.sft_l1))
+        model.eval()
+        return loss.item()
+
+    steps, loss = cfg.sft_steps, train(cfg.sft_steps)
+    checks = []
+    while cfg.sft_until_accuracy:
+        checks.append((steps, held_out_sum_accuracy(model, tokenizer)))
+        if checks[-1][1] >= cfg.sft_until_accuracy or steps >= cfg.sft_max_steps:
+            break
+        more = min(CHECK_EVERY, cfg.sft_max_steps - steps)
+        loss, steps = train(more), steps + more
+    return {"steps": steps, "last_loss": loss, "until_accuracy": cfg.sft_until_accuracy,
+            "held_out_greedy_checks": checks}
+
+
+def _batch(tokenizer, skills: list[str], rng: random.Random):
+    """One step's (token ids, attention mask, labels on the responses only, each skill's rows)."""
+    texts, rows_of_skill = batch_texts(skills, rng)
+    examples = [sft_example(tokenizer, question, answer) for question, answer in texts]
+    width = max(len(p) + len(r) for p, r in examples)
+    ids = torch.full((len(examples), width), tokenizer.pad_token_id)
+    labels = torch.full((len(examples), width), -100)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (prompt, response) in enumerate(examples):
+        tokens = prompt + response
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        labels[row, len(prompt) : len(tokens)] = torch.tensor(response)
+        mask[row, : len(tokens)] = 1
+    return ids, mask, labels, rows_of_skill
+
+
+@torch.no_grad()
+def held_out_sum_accuracy(model, tokenizer) -> float:
+    """Greedy exact-match accuracy on every held-out sum (tasks/arithmetic.py). Prompts of one length decode
+    as one batch, so there is no padding; an answer without end-of-sequence in ANSWER_TOKENS is wrong."""
+    by_length: dict[int, list[tuple[list[int], str]]] = {}
+    for a, b in arithmetic.problems(held_out=True):
+        prompt = chat_prompt_ids(tokenizer, arithmetic.question(a, b))
+        by_length.setdefault(len(prompt), []).append((prompt, arithmetic.answer(a, b)))
+    right = 0
+    for length, group in by_length.items():
+        ids = torch.tensor([prompt for prompt, _ in group])
+        for _ in range(ANSWER_TOKENS):
+            ids = torch.cat([ids, model(input_ids=ids).logits[:, -1:].argmax(-1)], dim=1)
+        for row, (_, answer) in zip(ids[:, length:].tolist(), group):
+            if tokenizer.eos_token_id in row:
+                response = tokenizer.decode(row[: row.index(tokenizer.eos_token_id)])
+                right += exact_match_rule("", response, answer) == 1.0
+    return right / sum(len(group) for group in by_length.values())

@@ -23,6 +23,14 @@ def tokenizer(tiny_model_path):
 
 
 @pytest.fixture(scope="session")
+def lab_tokenizer():
+    """The lab model's tokenizer (digits one token each), trained as models/tiny.py trains it."""
+    from models.tiny import train_tokenizer
+
+    return train_tokenizer(400, 0, ["arithmetic", "writing"])
+
+
+@pytest.fixture(scope="session")
 def random_samples():
     """make(count, rng): samples of 4 per prompt with random response tokens, a 4-token prompt and flat
     behaviour log-probs, for the learner's tests."""

@@ -102,9 +102,3 @@ def test_lab_interval():
     assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / 3 ** 0.5)
     assert mean_interval([0.5])[0] == 0.5
 
-
-@pytest.fixture(scope="module")
-def lab_tokenizer():
-    from models.tiny import train_tokenizer
-
-    return train_tokenizer(400, 0, ["arithmetic", "writing"])
