@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import logging
 import os
 import random
 import shutil
@@ -28,7 +27,6 @@ CHAT_TEMPLATE = (
 )
 FORMAT_VERSION = 1  # bump when the files this module writes change
 WARM_START_FILE = "warm_start.json"  # what the supervised warm start did: its steps and held-out checks
-log = logging.getLogger(__name__)
 
 
 def build_tiny_model(cfg: TinyModelConfig) -> Path:
@@ -44,17 +42,9 @@ def build_tiny_model(cfg: TinyModelConfig) -> Path:
 
             report = supervised_warm_start(model, tokenizer, cfg)
             (staging / WARM_START_FILE).write_text(json.dumps(report))
-            _say_if_short(report)
         model.save_pretrained(staging, safe_serialization=True)
 
     return build_once(folder, write)
-
-
-def _say_if_short(report: dict) -> None:
-    if report["held_out_greedy_checks"] and report["held_out_greedy_checks"][-1][1] < report["until_accuracy"]:
-        log.warning("the warm start answers %.2f of the held-out sums greedily after %d steps, under "
-                    "model.tiny.sft_until_accuracy %.2f: raise model.tiny.sft_max_steps or try another model.tiny.seed",
-                    report["held_out_greedy_checks"][-1][1], report["steps"], report["until_accuracy"])
 
 
 def build_once(folder: Path, write: Callable[[Path], None]) -> Path:

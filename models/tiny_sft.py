@@ -11,6 +11,7 @@ Runs once, when the model is built.
 
 from __future__ import annotations
 
+import logging
 import random
 
 import torch
@@ -21,6 +22,7 @@ from rewards.function import exact_match_rule
 from tasks import arithmetic, toy, writing
 
 SFT_BATCH = 32
+log = logging.getLogger(__name__)
 
 
 def sft_example(tokenizer, question: str, answer: str) -> tuple[list[int], list[int]]:
@@ -110,6 +112,10 @@ def supervised_warm_start(model, tokenizer, cfg: TinyModelConfig) -> dict:
             break
         more = min(CHECK_EVERY, cfg.sft_max_steps - steps)
         loss, steps = train(more), steps + more
+    if checks and checks[-1][1] < cfg.sft_until_accuracy:
+        log.warning("the warm start answers %.2f of the held-out sums greedily after %d steps, under "
+                    "model.tiny.sft_until_accuracy %.2f: raise model.tiny.sft_max_steps or try another model.tiny.seed",
+                    checks[-1][1], steps, cfg.sft_until_accuracy)
     return {"steps": steps, "last_loss": loss, "until_accuracy": cfg.sft_until_accuracy,
             "held_out_greedy_checks": checks}
 

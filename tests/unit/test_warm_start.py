@@ -59,16 +59,13 @@ def test_warm_start_goes_on_until_the_held_out_check_passes(monkeypatch, lab_tok
     assert report["last_loss"] > 0
 
 
-def test_warm_start_stops_at_its_step_limit_and_says_so(monkeypatch, caplog, lab_tokenizer, lab_start, tmp_path):
-    from models.tiny import _say_if_short
-
+def test_warm_start_stops_at_its_step_limit_and_says_so(monkeypatch, caplog, lab_tokenizer, lab_start):
     config, model = lab_start
     monkeypatch.setattr(sft, "CHECK_EVERY", 3)
     monkeypatch.setattr(sft, "held_out_sum_accuracy", lambda model, tokenizer: 0.1)
-    report = sft.supervised_warm_start(model, lab_tokenizer, config)
-    assert report["steps"] == 6 and [step for step, _ in report["held_out_greedy_checks"]] == [2, 5, 6]
     with caplog.at_level(logging.WARNING):
-        _say_if_short(report)
+        report = sft.supervised_warm_start(model, lab_tokenizer, config)
+    assert report["steps"] == 6 and [step for step, _ in report["held_out_greedy_checks"]] == [2, 5, 6]
     assert "answers 0.10 of the held-out sums greedily after 6 steps" in caplog.text
     assert "model.tiny.sft_max_steps" in caplog.text
 
