@@ -47,7 +47,9 @@ def vllm_cpu_binding(slot: ActorSlot, model_bytes: int) -> dict[str, str]:
     threads then sleeping at once (PASSIVE) rather than spinning on the core the scheduler needs; that pays
     once the model's compute outweighs the scheduler's work. vLLM alone, 64 x 32 tokens, reserved core
     against every core (README: throughput): 0.4M parameters 0.20 -> 0.24 s, 4M 0.60 -> 0.65 s,
-    8M 0.95 -> 0.72 s, 25M 2.16 -> 1.61 s. An engine that reserves CPUs keeps vLLM's default."""
+    8M 0.95 -> 0.72 s, 25M 2.16 -> 1.61 s. An engine that reserves CPUs keeps vLLM's default. With the engine
+    core in the actor's process (rollout.separate_engine_process false) nothing is reserved for a scheduler
+    process: the actor's threads are compute_threads', and only OMP_WAIT_POLICY applies."""
     return {} if slot.gpus or slot.cpus >= 1 else vllm_every_core(model_bytes)
 
 

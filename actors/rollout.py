@@ -75,8 +75,10 @@ class RolloutEngine(ReportsMemory):
                  tensor_parallel: int = 1, weight_transport: str = "ray", lora: LoraConfig | None = None,
                  verbose: bool = False):
         """verbose: logging.verbose (vLLM's weight-loading bar)."""
-        # The CPU build reads its KV-cache size from the environment of the process that starts it.
+        # The CPU build reads its KV-cache size from the environment of the process that starts it, and vLLM
+        # whether its engine core gets a process of its own (two more processes that each import vLLM, on CPUs).
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.kv_cache_gib))
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if cfg.separate_engine_process else "0"
         from vllm import LLM
 
         self.cfg = cfg

@@ -153,6 +153,7 @@ def _time_vllm(job: dict) -> float:
     from core.model_folder import weights_bytes
 
     os.environ.update(vllm_every_core(weights_bytes(job["model"])))  # as our engines run
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # the engine core in this process, as in our engines
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=job["model"], dtype="float32", seed=0, enforce_eager=True, gpu_memory_utilization=0.2,

@@ -1,9 +1,9 @@
 """A shortened default run through launch.py: real Ray, vLLM (CPU build) and DeepSpeed, no fakes.
 
-Mid-run the rollout engine's process is killed, as the OOM killer would, and later the vLLM engine-core
-process under the restarted one: each time Ray restarts the actor, the loop gives it the current weights and
-retries the call, and every check below holds as for an undisturbed run (each sample recorded once, every
-step's weights verified equal in the engine and the learner)."""
+Mid-run the rollout engine's process is killed, as the OOM killer would: Ray restarts the actor, the loop
+gives it the current weights and retries the call, and every check below holds as for an undisturbed run
+(each sample recorded once, every step's weights verified equal in the engine and the learner). An engine
+whose vLLM engine core runs in a process of its own exits when that process dies (test_engine_core_death)."""
 
 import json
 import subprocess
@@ -30,15 +30,13 @@ def run_dir(tmp_path_factory, tiny_config):
     env = os.environ | {"WANDB_DATA_DIR": str(out / "wandb-data")}  # W&B stages artifacts there (default: ~)
     with (out / "stdout.txt").open("w") as stdout, (out / "stderr.txt").open("w") as stderr:
         run = subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=stderr, env=env)
-        _kill_after_step(run, out / "metrics.jsonl", 5, engine_core=False)
-        _kill_after_step(run, out / "metrics.jsonl", STEPS + 5, engine_core=True)
+        _kill_engine_after_step(run, out / "metrics.jsonl", 5)
         assert run.wait(timeout=1200) == 0, (out / "stderr.txt").read_text()[-4000:]
     return out
 
 
-def _kill_after_step(run: subprocess.Popen, metrics: Path, step: int, engine_core: bool) -> None:
-    """SIGKILL the run's RolloutEngine actor process (a worker of the Ray instance launch.py started), or
-    (engine_core) the vLLM engine-core process it started."""
+def _kill_engine_after_step(run: subprocess.Popen, metrics: Path, step: int) -> None:
+    """SIGKILL the run's RolloutEngine actor process (a worker of the Ray instance launch.py started)."""
     import os
     import signal
     import time
@@ -52,18 +50,13 @@ def _kill_after_step(run: subprocess.Popen, metrics: Path, step: int, engine_cor
     engines = [p for p in psutil.Process(run.pid).children(recursive=True)
                if p.cmdline() and p.cmdline()[0].startswith("ray::RolloutEngine")]
     assert len(engines) == 1, [p.cmdline() for p in psutil.Process(run.pid).children(recursive=True)]
-    victims = [p for p in engines[0].children() if "EngineCore" in " ".join(p.cmdline())] if engine_core else engines
-    assert len(victims) == 1, [p.cmdline() for p in engines[0].children()]
-    os.kill(victims[0].pid, signal.SIGKILL)
+    os.kill(engines[0].pid, signal.SIGKILL)
 
 
 def test_a_killed_rollout_engine_is_restarted_and_the_run_goes_on(run_dir):
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["actor_restarts"] == 2 and summary["stop_reason"] == "iteration_limit"
-    stderr = (run_dir / "stderr.txt").read_text()
-    assert "Ray restarts it (restart 1 of cluster.max_restarts=3)" in stderr
-    assert "engine-core process exited unexpectedly" in stderr  # the second kill: the engine under the actor
-    assert "Ray restarts it (restart 2 of cluster.max_restarts=3)" in stderr
+    assert summary["actor_restarts"] == 1 and summary["stop_reason"] == "iteration_limit"
+    assert "Ray restarts it (restart 1 of cluster.max_restarts=3)" in (run_dir / "stderr.txt").read_text()
 
 
 def test_summary_and_printed_table(run_dir):
@@ -171,7 +164,8 @@ def test_checkpoint_loads_in_transformers_and_vllm_alike(run_dir, tmp_path):
         "    print('TOKENS', list(out[0].outputs[0].token_ids))\n"
     )
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
-                         env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+                         env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1",
+                              "VLLM_ENABLE_V1_MULTIPROCESSING": "0"})  # starts 25 s sooner, loads the same
     assert run.returncode == 0, run.stderr[-3000:]
     line = next(line for line in run.stdout.splitlines() if line.startswith("TOKENS "))
     tokens = json.loads(line.removeprefix("TOKENS "))
