@@ -153,7 +153,10 @@ def _time_vllm(job: dict) -> float:
     from core.model_folder import weights_bytes
 
     os.environ.update(vllm_every_core(weights_bytes(job["model"])))  # as our engines run
-    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # the engine core in this process, as in our engines
+    from core.config import RolloutConfig
+
+    separate = RolloutConfig().separate_engine_process  # the engine core where our engines keep it by default
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if separate else "0"
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=job["model"], dtype="float32", seed=0, enforce_eager=True, gpu_memory_utilization=0.2,
