@@ -36,7 +36,7 @@ def kill_in_iteration_2(command: list[str], out: Path) -> None:
         while not (out / "records" / "train-i2-s1.parquet").exists():
             assert driver.poll() is None and time.time() < deadline, "the run ended before it could be killed"
             time.sleep(0.2)
-    finally:  # SIGKILL the driver and every process of its session (the Ray instance it started)
+    finally:  # SIGKILL the driver and every process of its session; Ray then ends the actors it owned
         _kill_session(driver.pid)
     assert (out / "checkpoints" / "iteration-1").is_dir() and not (out / "checkpoints" / "iteration-2").exists()
 

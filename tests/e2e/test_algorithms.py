@@ -35,8 +35,7 @@ PRESETS = {
 
 def test_reward_model_preset_through_launch(tmp_path, tiny_config):
     """UNA scored by the locally built tiny reward model, its reference log-probs computed by a vLLM engine
-    (learner.reference_engine vllm). (First in the file: before this module's own Ray instance starts, so
-    that launch.py starts its own.)"""
+    (learner.reference_engine vllm). (First in the file: before this module's actors take the cores.)"""
     command = [sys.executable, "launch.py", "--config", "configs/reward_model.yaml", "--output-dir", str(tmp_path),
                f"model.tiny.cache_dir={tiny_config.cache_dir}", "learner.reference_engine=vllm", *OVERRIDES]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)

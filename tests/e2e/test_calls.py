@@ -22,7 +22,7 @@ def test_hangs_and_deaths_name_the_actor():
 
             os._exit(1)
 
-    ray.init(include_dashboard=False, num_cpus=1)
+    ray.init()  # the shared cluster (conftest.py)
     try:
         actors = [ray.remote(num_cpus=0)(Sleeper).remote() for _ in range(2)]
         assert wait({"sleeper 0: nap": actors[0].nap.remote(0.1)}, timeout_s=60) == {"sleeper 0: nap": "rested"}

@@ -28,6 +28,7 @@ def run_dir(tmp_path_factory, tiny_config):
                f"train.iterations={ITERATIONS}", f"train.steps_per_iteration={STEPS}", "train.verify_sync=true",
                "logging.trackers=[jsonl,tensorboard,mlflow,wandb]"]
     env = os.environ | {"WANDB_DATA_DIR": str(out / "wandb-data")}  # W&B stages artifacts there (default: ~)
+    env.pop("RAY_ADDRESS")  # the default job starts a Ray instance of its own (the other runs join conftest's)
     with (out / "stdout.txt").open("w") as stdout, (out / "stderr.txt").open("w") as stderr:
         run = subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=stderr, env=env)
         _kill_engine_after_step(run, out / "metrics.jsonl", 5)

@@ -11,30 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
 import pytest
+from ray_cluster import RAY, ray_start, stop_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
-RAY = str(Path(sys.executable).parent / "ray")
 GCS_PORT, DASHBOARD_PORT = 6391, 8271
 pytestmark = pytest.mark.slow
-
-
-def _ray_start(env, *args) -> None:
-    done = subprocess.run([RAY, "start", "--disable-usage-stats", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-
-
-def _stop_cluster(temp_dir: str) -> None:
-    """Stop this cluster's processes only (`ray stop` would stop every Ray instance on the machine)."""
-    mine = [p for p in psutil.process_iter(["cmdline"]) if temp_dir in " ".join(p.info["cmdline"] or [])]
-    for process in mine:
-        try:
-            process.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(mine, timeout=30)
 
 
 @pytest.fixture
@@ -45,12 +27,12 @@ def two_nodes():
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     subprocess.run([RAY, "get-auth-token", "--generate"], env=env, capture_output=True, check=True, timeout=120)
     try:
-        _ray_start(env, "--head", f"--port={GCS_PORT}", "--dashboard-host=127.0.0.1", f"--dashboard-port={DASHBOARD_PORT}",
-                   "--num-cpus=2", '--resources={"head_node": 1}', f"--temp-dir={temp_dir}")
-        _ray_start(env, f"--address=127.0.0.1:{GCS_PORT}", "--num-cpus=2", '--resources={"worker_node": 1}')
+        ray_start(env, "--head", f"--port={GCS_PORT}", "--dashboard-host=127.0.0.1", f"--dashboard-port={DASHBOARD_PORT}",
+                  "--num-cpus=2", '--resources={"head_node": 1}', f"--temp-dir={temp_dir}")
+        ray_start(env, f"--address=127.0.0.1:{GCS_PORT}", "--num-cpus=2", '--resources={"worker_node": 1}')
         yield env
     finally:
-        _stop_cluster(temp_dir)
+        stop_cluster(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
