@@ -4,6 +4,8 @@ every Ray instance on the machine)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,14 +23,34 @@ def ray_start(env: dict[str, str], *args: str) -> None:
 
 
 def stop_cluster(temp_dir: str) -> None:
-    """Kill the processes of the cluster whose --temp-dir this is (its workers end with its raylet)."""
-    mine = [p for p in psutil.process_iter(["cmdline"]) if temp_dir in " ".join(p.info["cmdline"] or [])]
+    """Kill the processes of the cluster whose --temp-dir this is and their children (its workers and agents;
+    its client server ends by itself within a minute of its GCS)."""
+    named = [p for p in psutil.process_iter(["cmdline"])
+             if temp_dir in " ".join(p.info["cmdline"] or []) and p.pid != os.getpid()]
+    mine = {child for p in named for child in _children(p)} | set(named)
     for process in mine:
         try:
             process.kill()
         except psutil.Error:
             pass
     psutil.wait_procs(mine, timeout=30)
+
+
+def stop_stale_clusters(prefix: str) -> None:
+    """Stop the clusters in /tmp/{prefix}{pid}-* whose starting process (pid) is gone: a test session killed
+    before it stopped its cluster (`ray start` does not tie the cluster's life to its caller's)."""
+    for folder in Path("/tmp").glob(f"{prefix}*"):
+        pid = folder.name.removeprefix(prefix).split("-")[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            stop_cluster(str(folder))
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 def free_port() -> int:
