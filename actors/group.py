@@ -12,13 +12,13 @@ from actors.calls import ActorCallError, wait
 from actors.learner_group import LearnerGroup
 from actors.oracle import Oracle
 from actors.placement import actor_options, cluster_nodes, create_placement_groups, smallest_node_cpus, vllm_cpu_binding
-from actors.reference import ReferenceScorer
 from actors.rollout import RolloutEngine
 from actors.rollout_pool import RolloutPool
 from core.config import RunConfig
 from core.model_folder import weights_bytes
-from core.placement import ActorSlot, build_plan, check_fits, describe
+from core.placement import ActorSlot, build_plan, check_fits, describe, learner_holds_reference, reference_on_learner
 from learner.engine import PolicyLearner
+from learner.reference import ReferenceScorer
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ class Actors:
     """The run's actors, each typed by the class it hosts (ActorHandle[T]: its methods are T's, called remotely)."""
 
     rollout: RolloutPool
-    # model.lora.reference adapter_disabled: learner rank 0 (its score() switches the adapter off);
-    # learner.reference_engine vllm: a vLLM engine serving the reference
+    # learner rank 0 with learner.reference_engine learner (its copy) or model.lora.reference adapter_disabled
+    # (its score() switches the adapter off); learner.reference_engine vllm: a vLLM engine serving the reference
     reference: ActorHandle[ReferenceScorer] | ActorHandle[PolicyLearner] | ActorHandle[RolloutEngine]
     # scores KL to the initial policy; the reference itself when it never moves
     initial: ActorHandle[ReferenceScorer] | ActorHandle[PolicyLearner] | ActorHandle[RolloutEngine]
@@ -111,7 +111,8 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     (oracle_slot,) = plan.slots("oracle")
     ranks = plan.slots("learner")  # ranks that share a node train at once: they split its cores
     learner = LearnerGroup.create([actor_options(s, groups, node_cpus / len(ranks), cfg.logging.verbose) for s in ranks], timeout)
-    scorers = scorers or [learner.ranks[0]]  # model.lora.reference adapter_disabled
+    if reference_on_learner(cfg):  # its copy, or the adapter-disabled base; a moving one's initial is an actor
+        scorers = [learner.ranks[0], *scorers]
     actors = Actors(
         rollout=rollout,
         reference=scorers[0],
@@ -125,7 +126,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     )
     # the learner loads while the engines do (start-up is mostly one process's imports)
     learner_start = learner.begin_start(model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed,
-                                        cfg.cluster.weight_bucket_mb, lora)
+                                        cfg.cluster.weight_bucket_mb, lora, learner_holds_reference(cfg))
     _wait_started(actors, learner_start, cfg.cluster.call_timeout_s)
     actors.placement = wait({name: h.node_id.remote() for name, h in actors.named().items()}, timeout)
     return actors

@@ -39,18 +39,20 @@ class LearnerGroup:
         return cls([ray.remote(LearnerRank).options(**options).remote() for options in rank_options], timeout_s)
 
     def start(self, model_path: str, learner, algorithm, max_sequences_per_step: int, seed: int,
-              bucket_mb: int, lora=None) -> None:
-        wait(self.begin_start(model_path, learner, algorithm, max_sequences_per_step, seed, bucket_mb, lora),
-             self.timeout_s)
+              bucket_mb: int, lora=None, holds_reference: bool = False) -> None:
+        wait(self.begin_start(model_path, learner, algorithm, max_sequences_per_step, seed, bucket_mb, lora,
+                              holds_reference), self.timeout_s)
 
     def begin_start(self, model_path: str, learner, algorithm, max_sequences_per_step: int, seed: int,
-                    bucket_mb: int, lora=None) -> dict[str, ray.ObjectRef]:
-        """Every rank's start, joined into one group, as calls to wait on (with other actors' starts)."""
+                    bucket_mb: int, lora=None, holds_reference: bool = False) -> dict[str, ray.ObjectRef]:
+        """Every rank's start, joined into one group, as calls to wait on (with other actors' starts);
+        holds_reference: rank 0 keeps a copy of the reference (learner.reference_engine learner)."""
         master_address = wait_one(self.ranks[0].address.remote(), "learner rank 0: address", self.timeout_s)
         return {f"learner rank {i}: start": r.start.remote(model_path, learner, algorithm, max_sequences_per_step,
                                                            seed, rank=i, world_size=len(self.ranks),
                                                            master=master_address, timeout_s=self.timeout_s,
-                                                           bucket_mb=bucket_mb, lora=lora)
+                                                           bucket_mb=bucket_mb, lora=lora,
+                                                           holds_reference=holds_reference and i == 0)
                 for i, r in enumerate(self.ranks)}
 
     def train_step(self, batch: LearnerBatch) -> UpdateStats:

@@ -203,10 +203,13 @@ class LearnerConfig:
     # float32): bfloat16 made the learner 1.2-1.3x and the reference 1.4-1.5x faster at 25M on a CPU with AVX512-BF16
     # (README: throughput). The weight-sync check computes in float32 whatever this says; PPO's critic stays float32
     compute_dtype: Literal["float32", "bfloat16"] = "float32"
-    # what computes the reference's log-probs: transformers (a forward pass in the reference scorer's actor) or
-    # vllm (the prompt log-probs of a vLLM engine serving the reference, in the rollout engines' dtype: the same
-    # numbers, faster on CPU; README: throughput). vllm needs a reference that never moves and a policy without LoRA
-    reference_engine: Literal["transformers", "vllm"] = "transformers"
+    # what computes the reference's log-probs: learner (a transformers forward pass on a copy held by learner
+    # rank 0: no actor of its own to start, one process fewer; on GPUs rank 0's device holds the whole copy),
+    # transformers (the same forward pass in a reference scorer actor of its own, placed by cluster.reference)
+    # or vllm (the prompt log-probs of a vLLM engine serving the reference, in the rollout engines' dtype: the
+    # same numbers, faster on CPU; README: throughput). vllm needs a reference that never moves and a policy
+    # without LoRA. A LoRA reference that is the adapter-disabled base: the learner, no copy
+    reference_engine: Literal["learner", "transformers", "vllm"] = "learner"
     zero_stage: Literal[0, 1, 2, 3] = 2  # DeepSpeed ZeRO: 0 (none), 1 (optimizer), 2 (+ gradients), 3 (+ weights)
     grad_clip: Annotated[float, AT_LEAST_0] = 1.0  # the gradient's largest global norm (0: no clipping)
     critic_lr: Annotated[float, POSITIVE] = 1e-3  # PPO's value model

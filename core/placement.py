@@ -52,6 +52,7 @@ class Node:
 class Plan:
     groups: list[PlacementGroupSpec]
     actors: list[ActorSlot]
+    reference_on_learner: bool = False  # learner rank 0 scores the reference (reference_on_learner below)
 
     def slots(self, role: str) -> list[ActorSlot]:
         return [a for a in self.actors if a.role == role]
@@ -63,9 +64,10 @@ class Plan:
 
 def active_roles(cfg: RunConfig) -> dict[str, int]:
     """How many actors of each role this run starts."""
-    roles = {"rollout": cfg.cluster.rollout.count, "learner": cfg.cluster.learner.count,
-             "reference": 1 if cfg.train.reference_refresh == "never" else 2, "oracle": 1}
-    if reference_on_learner(cfg):
+    scorers = (1 if cfg.train.reference_refresh == "never" else 2) - reference_on_learner(cfg)
+    roles = {"rollout": cfg.cluster.rollout.count, "learner": cfg.cluster.learner.count, "reference": scorers,
+             "oracle": 1}
+    if not scorers:
         del roles["reference"]
     if cfg.reward.kind == "llm_judge":
         roles["judge"] = 1
@@ -73,8 +75,16 @@ def active_roles(cfg: RunConfig) -> dict[str, int]:
 
 
 def reference_on_learner(cfg: RunConfig) -> bool:
-    """model.lora.reference adapter_disabled: learner rank 0 scores the reference (its base weights, adapter off)."""
-    return cfg.model.lora.enabled and cfg.model.lora.reference == "adapter_disabled"
+    """Learner rank 0 scores the reference: from a copy it holds (learner.reference_engine learner), or with
+    model.lora.reference adapter_disabled from its base weights with the adapter off. When the reference
+    moves, the KL-to-initial scorer is still an actor of its own (reference 0 in the plan)."""
+    return learner_holds_reference(cfg) or (cfg.model.lora.enabled and cfg.model.lora.reference == "adapter_disabled")
+
+
+def learner_holds_reference(cfg: RunConfig) -> bool:
+    """Learner rank 0 keeps a copy of the reference model (the adapter-disabled base needs none)."""
+    lora = cfg.model.lora
+    return cfg.learner.reference_engine == "learner" and not (lora.enabled and lora.reference == "adapter_disabled")
 
 
 def build_plan(cfg: RunConfig) -> Plan:
@@ -93,7 +103,7 @@ def build_plan(cfg: RunConfig) -> Plan:
             _engine_groups(cfg, roles[0], counts[roles[0]], groups, actors)
         else:
             _colocated_group(cfg, pool, roles, counts, groups, actors)
-    return Plan(groups, actors)
+    return Plan(groups, actors, reference_on_learner(cfg))
 
 
 def _engine_groups(cfg: RunConfig, role: str, count: int, groups: list, actors: list) -> None:
@@ -182,6 +192,9 @@ def describe(plan: Plan) -> str:
         where = f"{a.group}[{a.bundle}]" if a.group else "anywhere"
         tp = f", tensor_parallel {a.tensor_parallel}" if a.tensor_parallel > 1 else ""
         lines.append(f"  {a.role} {a.index}: {where}, {a.gpus:g} GPU, {a.cpus:g} CPU{tp}")
+    if plan.reference_on_learner:
+        initial = " (reference 0: the KL-to-initial scorer)" if plan.slots("reference") else ""
+        lines.append(f"  the reference: scored by learner 0, no actor of its own{initial}")
     lines.append(f"needs in all: {_fmt(plan.needs()) or 'nothing reserved'}")
     return "\n".join(lines)
 
@@ -197,6 +210,12 @@ def _check_roles(cfg: RunConfig) -> None:
                               "a tensor-parallel engine takes one whole GPU per shard")
         if role in ("reference", "oracle", "judge") and res.count != 1:
             raise ConfigError(f"cluster.{role}.count: one {role} actor is supported (got {res.count})")
+    unused = [r for r in ("reference", "judge") if r not in active_roles(cfg) and _resources(cfg, r) != RoleResources()]
+    if unused:
+        why = {"reference": "learner rank 0 scores the reference (learner.reference_engine learner, or a LoRA policy's "
+                            "model.lora.reference adapter_disabled)",
+               "judge": f"reward.kind {cfg.reward.kind} starts no judge engine"}[unused[0]]
+        raise ConfigError(f"cluster.{unused[0]} is set but no {unused[0]} actor runs: {why}; remove cluster.{unused[0]}")
     if c.weight_transport == "nccl" and not (c.rollout.gpus > 0 and c.learner.gpus > 0):
         raise ConfigError("cluster.weight_transport nccl needs GPUs for the rollout engines and the learner "
                           "(cluster.rollout.gpus, cluster.learner.gpus); on CPUs use shm (one machine) or ray")

@@ -27,6 +27,7 @@ from learner.lora import (
 )
 from learner.objectives import LearnerBatch
 from learner.one_update import OneUpdate
+from learner.reference import ReferenceScorer
 from learner.shm_weights import shared_folder
 from learner.weights import serialize_buckets, unique_tensors
 
@@ -67,7 +68,10 @@ class PolicyLearner(ReportsMemory):
 
     def __init__(self, model_path: str, learner: LearnerConfig, algorithm: AlgorithmConfig,
                  max_sequences_per_step: int, seed: int, rank: int = 0, world_size: int = 1, master: str = "",
-                 timeout_s: float = 1800.0, bucket_mb: int = 256, lora: LoraConfig | None = None):
+                 timeout_s: float = 1800.0, bucket_mb: int = 256, lora: LoraConfig | None = None,
+                 holds_reference: bool = False):
+        """holds_reference: this rank keeps a copy of the reference and answers the reference scorer's calls
+        (learner.reference_engine learner; rank 0 only)."""
         import deepspeed
         from transformers import AutoModelForCausalLM
 
@@ -108,6 +112,10 @@ class PolicyLearner(ReportsMemory):
 
             self.merging = OnlineMerging(self.engine.module, learner.merge_base_path, learner.merge_sft_path or model_path,
                                          learner.merging, learner.merge_reserve_rate, learner.merge_alpha, seed)
+        self.reference = None
+        if holds_reference:
+            self.reference = ReferenceScorer(model_path, learner.micro_batch_size, learner.max_tokens_per_micro_batch,
+                                             lora.adapter_path if self.lora else "", learner.compute_dtype)
         # the algorithm's optimizer-step plan: its own (PPO), or one update with its objective
         self.updater = (entry.updater(algorithm, learner, self) if entry.updater is not None
                         else OneUpdate(entry.objective(algorithm), self))
@@ -126,10 +134,20 @@ class PolicyLearner(ReportsMemory):
                                  self.max_tokens_per_micro_batch, torch.float32 if exact else self.compute_dtype)
 
     def score(self, samples: list[Sample]) -> list[list[float]]:
-        """model.lora.reference adapter_disabled: the reference's log-probs (the base weights, adapter switched
-        off); the reference scorer's call, answered by learner rank 0."""
+        """The reference scorer's call, answered by learner rank 0: the reference's log-probs, from the copy this
+        rank holds (learner.reference_engine learner), or with model.lora.reference adapter_disabled from the
+        base weights with the adapter switched off."""
+        if self.reference is not None:
+            return self.reference.score(samples)
         with self.engine.module.disable_adapter():
             return self.sequence_logprobs(samples)
+
+    def load_reference(self, buckets: list[bytes], version: int, ema_rate: float | None = None) -> None:
+        """The held reference copy takes these weights, or moves toward them (ReferenceScorer.load_reference)."""
+        self.reference.load_reference(buckets, version, ema_rate)
+
+    def save_reference(self, path: str) -> None:
+        self.reference.save_reference(path)
 
     def export_adapter(self, shared_memory: bool) -> AdapterUpdate | None:
         """model.lora: the adapter alone, for the rollout engines (gathered first under ZeRO-3, where every rank

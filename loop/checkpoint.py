@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from ray.actor import ActorHandle
 
     from actors.learner_group import LearnerGroup
-    from actors.reference import ReferenceScorer
+    from learner.engine import PolicyLearner
+    from learner.reference import ReferenceScorer
 
 STATE_FILE = "state.json"
 REFERENCE_FILE = "reference.safetensors"
@@ -34,10 +35,10 @@ REFERENCE_FILE = "reference.safetensors"
 RESUMABLE_CHANGES = ("train.iterations", "stopping.", "logging.")
 
 
-def actor_saver(learner: LearnerGroup, moving_reference: ActorHandle[ReferenceScorer] | None,
+def actor_saver(learner: LearnerGroup, moving_reference: ActorHandle[ReferenceScorer | PolicyLearner] | None,
                 timeout_s: float) -> Callable[[Path], None]:
     """What write_checkpoint calls: the learner writes the model and its DeepSpeed state, the reference its
-    weights when they move (moving_reference: the reference scorer then, else None)."""
+    weights when they move (moving_reference: the reference scorer, or learner rank 0 holding it, else None)."""
     from actors.calls import wait
 
     def save(staging: Path) -> None:
@@ -45,19 +46,19 @@ def actor_saver(learner: LearnerGroup, moving_reference: ActorHandle[ReferenceSc
         calls |= {f"learner rank {i}: save_state": ref
                   for i, ref in enumerate(learner.save_state(str(staging / "resume" / "learner")))}
         if moving_reference is not None:
-            calls["reference: save_weights"] = moving_reference.save_weights.remote(str(staging / "resume" / REFERENCE_FILE))
+            calls["reference: save_reference"] = moving_reference.save_reference.remote(str(staging / "resume" / REFERENCE_FILE))
         wait(calls, timeout_s)
 
     return save
 
 
-def restore_reference(reference: ActorHandle[ReferenceScorer], folder: Path, policy_version: int,
+def restore_reference(reference: ActorHandle[ReferenceScorer | PolicyLearner], folder: Path, policy_version: int,
                       timeout_s: float) -> None:
     """A moving reference's weights as the checkpoint saved them."""
     from actors.calls import wait_one
 
-    ref = reference.load_weights.remote([(folder / "resume" / REFERENCE_FILE).read_bytes()], policy_version)
-    wait_one(ref, "reference: load_weights", timeout_s)
+    ref = reference.load_reference.remote([(folder / "resume" / REFERENCE_FILE).read_bytes()], policy_version)
+    wait_one(ref, "reference: load_reference", timeout_s)
 
 
 def folder_of(out_dir: Path, iteration: int) -> Path:

@@ -10,9 +10,9 @@ from ray.actor import ActorHandle
 
 from actors.calls import wait
 from actors.oracle import Oracle
-from actors.reference import ReferenceScorer
 from actors.rollout_pool import RolloutPool
 from core.records import Feedback, Prompt, Sample
+from learner.reference import ReferenceScorer
 from rewards.base import RewardSource
 from rewards.guard import mean_score, mean_value
 

@@ -77,8 +77,8 @@ class PolicySync:
         changed since the last push, so its buckets are reused when there are any."""
         a = self.actors
         weights = self.latest_weights or a.learner.export_weights()
-        wait_one(a.reference.load_weights.remote(weights, self.state.policy_version, ema_rate),
-                 "reference: load_weights", a.timeout_s)
+        wait_one(a.reference.load_reference.remote(weights, self.state.policy_version, ema_rate),
+                 "reference: load_reference", a.timeout_s)
 
     def restore(self, folder: Path) -> None:
         """The learner, the engines and a moving reference as the checkpoint in folder left them."""

@@ -1,7 +1,8 @@
 """Iterative mode through the real actors, and exact resume after the driver is killed mid-iteration. The policy
 is a LoRA one, served merged (model.lora.serve merged: pushes send the merged weights to plain engines), with a
-separate reference refreshed every iteration (the merged policy's weights); these share the runs to keep the
-suite short, and exact resume then covers LoRA's state and its moving reference too."""
+separate reference (a copy held by learner rank 0, learner.reference_engine learner) refreshed every iteration
+(the merged policy's weights), and so a KL-to-initial scorer actor; these share the runs to keep the suite
+short, and exact resume then covers LoRA's state and its moving reference too."""
 
 import json
 import sys

@@ -40,6 +40,7 @@ def test_a_submitted_run_places_actors_on_both_nodes(two_nodes, tmp_path, tiny_c
     out = tmp_path / "run"
     pins = ["cluster.rollout.count=2", "cluster.rollout.node_resource=head_node", "cluster.oracle.node_resource=head_node",
             "cluster.learner.count=2", "cluster.learner.node_resource=worker_node",
+            "learner.reference_engine=transformers",  # the reference scorer's own actor, on the other node
             "cluster.reference.node_resource=worker_node", "cluster.call_timeout_s=900",
             "cluster.weight_transport=ray",  # what a real second machine needs (shm reaches one machine)
             "cluster.weight_bucket_mb=1", "train.verify_sync=true"]  # the 1.4 MB of weights in two buckets, checked

@@ -154,15 +154,15 @@ def test_every_objective_trains_the_adapter_only(name, tiny_model_path, random_s
 
 def test_a_separate_reference_takes_the_merged_policy(lora_learner, trained, tiny_model_path, tmp_path):
     """model.lora.reference separate: the scorer starts from base + starting adapter, refreshes to base + adapter."""
-    from actors.reference import ReferenceScorer
     from learner.lora import ADAPTER_FOLDER
+    from learner.reference import ReferenceScorer
 
     _, _, samples, _ = trained
     policy = lora_learner.sequence_logprobs(samples)
     lora_learner.save_pretrained(str(tmp_path))
     started = ReferenceScorer(tiny_model_path, 8, 0, adapter_path=str(tmp_path / ADAPTER_FOLDER))
     refreshed = ReferenceScorer(tiny_model_path, 8, 0)
-    refreshed.load_weights(lora_learner.export_weights(), version=1)
+    refreshed.load_reference(lora_learner.export_weights(), version=1)
     for scorer in (started, refreshed):
         rows = scorer.score(samples)
         assert max(abs(x - y) for ra, rb in zip(rows, policy) for x, y in zip(ra, rb)) < 1e-4

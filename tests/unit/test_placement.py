@@ -21,8 +21,21 @@ def _cfg(*overrides):
 def test_the_default_run_reserves_nothing_and_its_actors_float():
     plan = build_plan(_cfg())
     assert plan.groups == []
-    assert [(a.role, a.group) for a in plan.actors] == [("rollout", ""), ("learner", ""), ("reference", ""),
-                                                         ("oracle", "")]
+    assert [(a.role, a.group) for a in plan.actors] == [("rollout", ""), ("learner", ""), ("oracle", "")]
+    assert plan.reference_on_learner  # learner.reference_engine learner: no reference actor
+
+
+@pytest.mark.parametrize(("overrides", "roles"), [
+    (["learner.reference_engine=transformers"], ["rollout", "learner", "reference", "oracle"]),
+    # a moving reference: learner rank 0 holds it, the KL-to-initial scorer is the one reference actor
+    (["train.reference_refresh=ema"], ["rollout", "learner", "reference", "oracle"]),
+    (["learner.reference_engine=transformers", "train.reference_refresh=ema"],
+     ["rollout", "learner", "reference", "reference", "oracle"]),
+    (["learner.reference_engine=transformers", "model.lora.enabled=true"], ["rollout", "learner", "oracle"]),
+])
+def test_a_reference_on_the_learner_starts_no_actor_of_its_own(overrides, roles):
+    """learner.reference_engine learner (the default), or a LoRA policy's adapter-disabled base."""
+    assert [a.role for a in build_plan(_cfg(*overrides)).actors] == roles
 
 
 def test_floating_cpu_actors_compute_on_the_whole_node():
@@ -45,7 +58,8 @@ def test_vllm_binds_every_core_for_a_model_large_enough_when_it_reserves_none():
 
 def test_colocated_roles_share_bundles_and_whole_gpus():
     plan = build_plan(_cfg("cluster.learner.count=4", "cluster.learner.gpus=0.5", "cluster.learner.pool=train",
-                           "cluster.reference.gpus=0.25", "cluster.reference.pool=train", "cluster.reference.cpus=2",
+                           "learner.reference_engine=transformers", "cluster.reference.gpus=0.25",
+                           "cluster.reference.pool=train", "cluster.reference.cpus=2",
                            "cluster.oracle.gpus=0.25", "cluster.oracle.pool=train",
                            "cluster.rollout.count=2", "cluster.rollout.gpus=1"))
     groups = {g.name: g for g in plan.groups}
@@ -60,7 +74,7 @@ def test_colocated_roles_share_bundles_and_whole_gpus():
 def test_shares_over_one_gpu_name_the_roles():
     with pytest.raises(ConfigError, match=r"learner 0.75 \+ reference 0.5 = 1.25 GPUs"):
         build_plan(_cfg("cluster.learner.gpus=0.75", "cluster.learner.pool=train", "cluster.reference.gpus=0.5",
-                        "cluster.reference.pool=train"))
+                        "cluster.reference.pool=train", "learner.reference_engine=transformers"))
 
 
 def test_a_tensor_parallel_engine_needs_its_gpus_on_one_node():
@@ -89,6 +103,9 @@ def test_pins_need_a_node_with_the_resource():
 
 @pytest.mark.parametrize("overrides, message", [
     (["cluster.reference.count=2"], "cluster.reference.count: one reference actor"),
+    (["cluster.reference.gpus=0.5"], "cluster.reference is set but no reference actor runs: learner rank 0"),
+    (["model.lora.enabled=true", "cluster.reference.pool=p"], "model.lora.reference adapter_disabled"),
+    (["cluster.judge.gpus=1"], "reward.kind letter_share starts no judge engine; remove cluster.judge"),
     (["cluster.learner.tensor_parallel=2"], "only vLLM engines"),
     (["cluster.rollout.tensor_parallel=2", "cluster.rollout.gpus=1"], "must equal its tensor_parallel"),
     (["cluster.weight_transport=nccl"], "needs GPUs for the rollout engines"),

@@ -1,4 +1,5 @@
-"""The reference scorer: log-probs of sampled responses under a frozen (or refreshed) policy copy."""
+"""The reference scorer: log-probs of sampled responses under a frozen (or refreshed) policy copy. Its own actor
+(actors/group.py), or held by learner rank 0 (learner.reference_engine learner: PolicyLearner.score)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class ReferenceScorer(ReportsMemory):
                                  self.compute_dtype)
 
     @torch.no_grad()
-    def load_weights(self, buckets: list[bytes], version: int, ema_rate: float | None = None) -> None:
+    def load_reference(self, buckets: list[bytes], version: int, ema_rate: float | None = None) -> None:
         """Refresh the reference from the learner's exported weights (the same buckets generators get):
         replace them, or with ema_rate r move them to (1 - r) * reference + r * policy."""
         state_dict = dict(iter_buckets(buckets))
@@ -48,7 +49,7 @@ class ReferenceScorer(ReportsMemory):
             raise RuntimeError(f"reference refresh: weights do not fit the model (missing {missing}, unexpected {unexpected})")
         self.version = version
 
-    def save_weights(self, path: str) -> None:
-        """The current (refreshed) reference weights, one bucket of the format load_weights takes."""
+    def save_reference(self, path: str) -> None:
+        """The current (refreshed) reference weights, one bucket of the format load_reference takes."""
         with open(path, "wb") as file:
             file.write(serialize_state_dict(self.model.state_dict()))
