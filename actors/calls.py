@@ -47,8 +47,9 @@ def wait(refs: dict[str, ray.ObjectRef], timeout_s: float) -> dict[str, Any]:
     return results
 
 
-def wait_until_answering(actors: dict[str, ray.actor.ActorHandle], timeout_s: float) -> None:
-    """Until every actor answers a cheap call (node_id): an actor Ray is restarting refuses calls meanwhile."""
+def wait_until_answering(actors: dict[str, ray.actor.ActorHandle], timeout_s: float, restartable: set[str]) -> None:
+    """Until every actor answers a cheap call (node_id): an actor Ray is restarting refuses calls meanwhile.
+    restartable: the names of the actors Ray restarts; one of the others that died is an error at once."""
     deadline = time.monotonic() + timeout_s
     for name, actor in actors.items():
         while True:
@@ -56,6 +57,10 @@ def wait_until_answering(actors: dict[str, ray.actor.ActorHandle], timeout_s: fl
                 wait_one(actor.node_id.remote(), f"{name}: node_id", max(1.0, deadline - time.monotonic()))
                 break
             except ActorCallError as err:
+                if err.died and name not in restartable:
+                    raise ActorCallError(f"{name}: the actor died and Ray does not restart it (the learner, and a "
+                                         f"reference model it or an actor of its own holds, keep state a restart "
+                                         f"would lose)\n{err}", died=True) from err
                 if not err.died or time.monotonic() > deadline:
                     raise
                 time.sleep(1.0)

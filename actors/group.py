@@ -40,6 +40,8 @@ class Actors:
     transport: str = "ray"  # cluster.weight_transport
     lora: bool = False  # model.lora.pushes_adapter(): pushes send the adapter only
     placement: dict[str, str] = field(default_factory=dict)  # actor name -> Ray node id
+    # the names (as named() gives them) of the actors Ray restarts when they die: the vLLM engines and the oracle
+    restartable: set[str] = field(default_factory=set)
 
     def named(self) -> dict[str, ray.actor.ActorHandle]:
         """Every actor by the name errors and summary.json use ("rollout", or "rollout 0", "rollout 1", ...)."""
@@ -111,13 +113,15 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     (oracle_slot,) = plan.slots("oracle")
     ranks = plan.slots("learner")  # ranks that share a node train at once: they split its cores
     learner = LearnerGroup.create([actor_options(s, groups, node_cpus / len(ranks), cfg.logging.verbose) for s in ranks], timeout)
+    oracle = place(Oracle, oracle_slot, restarts).remote(cfg.reward, judge_engines, judge_path)
+    restarted = [*engines, oracle, judge] + (scorers if cfg.learner.reference_engine == "vllm" else [])
     if reference_on_learner(cfg):  # its copy, or the adapter-disabled base; a moving one's initial is an actor
         scorers = [learner.ranks[0], *scorers]
     actors = Actors(
         rollout=rollout,
         reference=scorers[0],
         initial=scorers[-1],  # a second scorer only when the reference moves
-        oracle=place(Oracle, oracle_slot, restarts).remote(cfg.reward, judge_engines, judge_path),
+        oracle=oracle,
         learner=learner,
         timeout_s=timeout,
         judge=judge,
@@ -127,6 +131,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     # the learner loads while the engines do (start-up is mostly one process's imports)
     learner_start = learner.begin_start(model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed,
                                         cfg.cluster.weight_bucket_mb, lora, learner_holds_reference(cfg))
+    actors.restartable = {name for name, h in actors.named().items() if any(h is r for r in restarted)}
     _wait_started(actors, learner_start, cfg.cluster.call_timeout_s)
     actors.placement = wait({name: h.node_id.remote() for name, h in actors.named().items()}, timeout)
     return actors

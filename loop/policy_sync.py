@@ -45,7 +45,7 @@ class PolicySync:
                             "policy version %d again and the call is retried", str(err).splitlines()[0],
                             self.state.actor_restarts, limit, self.state.policy_version)
                 a = self.actors
-                wait_until_answering(a.named(), a.timeout_s)
+                wait_until_answering(a.named(), a.timeout_s, a.restartable)
                 push_weights(a.learner, a.rollout, self.state.policy_version, a.timeout_s, a.transport, a.lora)
 
     def push(self) -> None:

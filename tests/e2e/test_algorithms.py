@@ -1,7 +1,8 @@
 """Every algorithm preset runs a few steps through the real Ray, vLLM and DeepSpeed actors.
 
-The rollout engine, reference scorer and oracle are started once; each preset gets a learner actor of
-its own (with its objective, or PPO's critic) and the training loop, starting from the initial weights.
+The rollout engine and oracle are started once; each preset gets a learner actor of its own (with its
+objective, or PPO's critic, and holding the reference, as by default) and the training loop, starting from
+the initial weights.
 Each must learn in the right direction: after its steps, each prompt's better-rewarded responses gained
 log-probability against its worse ones.
 The reward-model preset, whose oracle differs, runs through launch.py.
@@ -60,7 +61,7 @@ def shared_actors(ray_local, tiny_model_path, tokenizer):
 
     cfg = load_config(None, OVERRIDES)
     actors = start_actors(cfg, tiny_model_path)
-    for rank in actors.learner.ranks:  # each preset starts its own
+    for rank in actors.learner.ranks:  # each preset starts its own (which holds the reference)
         ray_local.kill(rank)
     yield actors, load_prompts(cfg.data, tokenizer, cfg.train.seed)
 
@@ -91,8 +92,9 @@ def test_preset_runs_and_updates(preset, shared_actors, tiny_model_path, tmp_pat
     learner = LearnerGroup.create([{"num_cpus": 0}], actors.timeout_s)
     try:
         learner.start(tiny_model_path, cfg.learner, cfg.algorithm, samples_per_step, cfg.train.seed,
-                      cfg.cluster.weight_bucket_mb)
-        preset_actors = dataclasses.replace(actors, learner=learner)
+                      cfg.cluster.weight_bucket_mb, holds_reference=True)
+        rank = learner.ranks[0]
+        preset_actors = dataclasses.replace(actors, learner=learner, reference=rank, initial=rank)
         # the generator starts from the initial weights too, whatever the previous preset taught it
         push_weights(learner, actors.rollout, 0, actors.timeout_s)
         loop = TrainingLoop(cfg, preset_actors, prompts, tmp_path, open_trackers(cfg.logging, cfg.to_dict(), tmp_path, None))

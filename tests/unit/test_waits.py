@@ -90,3 +90,32 @@ def test_a_rollout_engine_exits_when_its_engine_core_process_dies(monkeypatch):
     with pytest.raises(EngineDeadError):  # (the real exit never returns)
         Engine().generate(EngineDeadError())
     assert exited.is_set()
+
+
+class Probe:
+    """An actor handle whose node_id call dies a given number of times, then answers."""
+
+    def __init__(self, deaths: int):
+        self.deaths, self.node_id = deaths, self
+
+    def remote(self):
+        return self
+
+
+def test_a_dead_actor_ray_does_not_restart_is_an_error_at_once_and_a_restarting_one_is_waited_for(monkeypatch):
+    probes = []
+
+    def wait_one(probe, name, timeout_s):
+        probes.append(name)
+        if probe.deaths:
+            probe.deaths -= 1
+            raise calls.ActorCallError(f"{name}: the actor died", died=True)
+        return "node"
+
+    monkeypatch.setattr(calls, "wait_one", wait_one)
+    monkeypatch.setattr(calls.time, "sleep", lambda s: None)
+    calls.wait_until_answering({"rollout": Probe(2), "oracle": Probe(0)}, 1800, restartable={"rollout", "oracle"})
+    assert probes == ["rollout: node_id"] * 3 + ["oracle: node_id"]
+    with pytest.raises(calls.ActorCallError, match="learner: the actor died and Ray does not restart it") as err:
+        calls.wait_until_answering({"rollout": Probe(0), "learner": Probe(10**6)}, 1800, restartable={"rollout"})
+    assert err.value.died and probes[-2:] == ["rollout: node_id", "learner: node_id"]
