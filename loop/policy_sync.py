@@ -40,12 +40,13 @@ class PolicySync:
                 limit = self.cfg.cluster.max_restarts
                 if not err.died or self.state.actor_restarts >= limit:
                     raise
+                a = self.actors
+                # first: a dead actor Ray does not restart (the learner, a reference scorer) ends the run here
+                wait_until_answering(a.named(), a.timeout_s, a.restartable)
                 self.state.actor_restarts += 1
                 log.warning("%s\nRay restarts it (restart %d of cluster.max_restarts=%d); the rollout engines get "
                             "policy version %d again and the call is retried", str(err).splitlines()[0],
                             self.state.actor_restarts, limit, self.state.policy_version)
-                a = self.actors
-                wait_until_answering(a.named(), a.timeout_s, a.restartable)
                 push_weights(a.learner, a.rollout, self.state.policy_version, a.timeout_s, a.transport, a.lora)
 
     def push(self) -> None:
