@@ -8,9 +8,9 @@ For each model size, in one run on an idle machine:
    for --steps steps; each phase's median seconds per step after --warmup steps (metrics.jsonl's time/*).
 2. floors, on the very tokens of one of those steps (read back from the run's records): vLLM generating
    the step's prompts alone (an actor like ours, timed inside it), a forward pass without gradients
-   (the reference scorer's work), DeepSpeed's step (ZeRO-2, one rank, micro-batches of 16 sequences, as a
-   user would write it), plain PyTorch forward+backward+AdamW on the same micro-batches, and a memcpy of
-   the fp32 weights (the weight push).
+   (the reference scorer's work), DeepSpeed's step (ZeRO stage 0, what learner.zero_stage auto gives our one
+   rank, micro-batches of 16 sequences, as a user would write it), plain PyTorch forward+backward+AdamW on
+   the same micro-batches, and a memcpy of the fp32 weights (the weight push).
 Prints a table per size: ours, the floor, their ratio; then the step against the sum of the floors, and
 completions per second; then our step with generation overlapped (train.max_staleness, --staleness).
 
@@ -95,7 +95,7 @@ def floors(model_path: str, samples, repeats: int) -> dict:
     return {
         "generate": f.vllm_generate_seconds(model_path, samples, repeats),
         "reference": f.forward_seconds(model_path, samples, MICRO_BATCH, repeats),
-        "learn": f.deepspeed_step_seconds(model_path, samples, MICRO_BATCH, repeats),
+        "learn": f.deepspeed_step_seconds(model_path, samples, MICRO_BATCH, repeats, zero_stage=0),
         "torch": f.torch_step_seconds(model_path, samples, MICRO_BATCH, repeats),
         "sync": f.median_seconds(memcpy, repeats),
         "params_m": sum(t.numel() for t in flat) / 1e6,
@@ -108,7 +108,7 @@ def report(size: str, ours: dict, floor: dict) -> None:
     print("| phase | ours | floor | ours / floor | the floor |")
     print("|---|---|---|---|---|")
     what = {"generate": "vLLM generate alone", "score": "-", "reference": "forward pass, no gradients",
-            "learn": "DeepSpeed ZeRO-2 step", "sync": "memcpy of the fp32 weights", "other": "-"}
+            "learn": "DeepSpeed step, ZeRO stage 0", "sync": "memcpy of the fp32 weights", "other": "-"}
     for phase in PHASES:
         base = floor.get(phase)
         ratio = f"{ours[phase] / base:.2f}x" if base else "-"

@@ -27,6 +27,7 @@ from learner.lora import (
 )
 from learner.objectives import LearnerBatch
 from learner.one_update import OneUpdate
+from learner.optimizer import learner_optimizer
 from learner.reference import ReferenceScorer
 from learner.shm_weights import shared_folder
 from learner.weights import serialize_buckets, unique_tensors
@@ -92,17 +93,17 @@ class PolicyLearner(ReportsMemory):
         self.max_tokens_per_micro_batch = learner.max_tokens_per_micro_batch
         self.compute_dtype = getattr(torch, learner.compute_dtype)
         trainable = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(trainable, lr=learner.lr, betas=tuple(learner.adam_betas),
-                                      weight_decay=learner.weight_decay)
+        self.zero_stage = learner.zero_stage_for(world_size)
+        optimizer, grad_clip = learner_optimizer(trainable, self.zero_stage, learner.grad_clip, lr=learner.lr,
+                                                 betas=tuple(learner.adam_betas), weight_decay=learner.weight_decay)
         ds_config = {
             "train_micro_batch_size_per_gpu": self.micro_batch_size,
             "gradient_accumulation_steps": self.accumulation_steps,
-            "gradient_clipping": learner.grad_clip,
-            "zero_optimization": {"stage": learner.zero_stage},
+            "gradient_clipping": grad_clip,
+            "zero_optimization": {"stage": self.zero_stage},
             "steps_per_print": 10**9,
         }
         self.engine, *_ = deepspeed.initialize(model=model, optimizer=optimizer, config=ds_config)
-        self.zero_stage = learner.zero_stage
         self.nccl = None  # cluster.weight_transport nccl: the sender, opened at the first push
         self.shared_weights = None  # cluster.weight_transport shm: the file in shared memory, made at the first push
         self.adapter_folder: str | None = None  # model.lora: where the pushed adapter is written

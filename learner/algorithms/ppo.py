@@ -56,7 +56,7 @@ class PPOTrainer:
     def build(cls, cfg: AlgorithmConfig, learner_cfg: LearnerConfig, learner: PolicyLearner) -> PPOTrainer:
         """The plan on the policy learner's engine, with a critic engine of its own."""
         critic = build_critic_engine(learner.model_path, learner_cfg.critic_lr, learner.micro_batch_size,
-                                     learner.accumulation_steps, learner_cfg.grad_clip, learner_cfg.zero_stage)
+                                     learner.accumulation_steps, learner_cfg.grad_clip, learner.zero_stage)
         return cls(cfg, learner.engine, critic, learner.micro_batch_size, learner.accumulation_steps,
                    learner.pad_token_id, learner.seed, learner.rank, learner.world_size, learner.compute_dtype)
 

@@ -10,7 +10,7 @@ def test_config_prints_every_key_with_its_value_default_and_meaning(capsys):
     out = capsys.readouterr().out
     assert out.startswith("learner:  # The DeepSpeed learner")
     assert "  learner.lr = 0.5 (default 0.001)  # AdamW's learning rate" in out
-    assert "  learner.zero_stage = 2  # DeepSpeed ZeRO" in out
+    assert "  learner.zero_stage = 'auto'  # DeepSpeed ZeRO" in out
     assert "model." not in out  # one section
     assert launch.cli(["config"]) == 0
     whole = capsys.readouterr().out

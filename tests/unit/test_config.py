@@ -21,6 +21,12 @@ def test_overrides_are_typed_and_nested():
     assert cfg.model.path == ""
 
 
+def test_zero_stage_auto_partitions_only_over_several_ranks():
+    auto = load_config(None, []).learner
+    assert [auto.zero_stage_for(ranks) for ranks in (1, 2, 4)] == [0, 2, 2]
+    assert load_config(None, ["learner.zero_stage=3"]).learner.zero_stage_for(1) == 3  # a number is kept
+
+
 def test_unknown_key_names_key_and_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("learner:\n  lrr: 0.1\n")

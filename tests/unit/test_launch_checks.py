@@ -22,7 +22,7 @@ def no_ray(monkeypatch):
     ("reward.kind=remote reward.url=ftp://host/score", "reward.url must be an http:// or https:// address"),
     ("reward.target_letter=ab", "reward.target_letter must be one letter"),
     ("reward.kind=length reward.target_words=0", "reward.target_words must be positive"),
-    ("learner.zero_stage=4", "'learner.zero_stage' is 4; choose one of 0, 1, 2, 3"),
+    ("learner.zero_stage=4", "'learner.zero_stage' is 4; choose one of 'auto', 0, 1, 2, 3"),
     ("reward.kind=function reward.function=no_such_module:score", "No module named 'no_such_module'"),
     ("evaluation.gold=no_such_module:gold", "evaluation.gold: No module named 'no_such_module'"),
     ("train.keep_resume_states=0", "'train.keep_resume_states' must be at least 1"),

@@ -1,4 +1,5 @@
-"""The DeepSpeed learner (ZeRO-2 over gloo, one process): accumulation and every objective."""
+"""The DeepSpeed learner over gloo in one process (ZeRO stage 0, what auto gives one rank, unless a test names
+another): accumulation and every objective."""
 
 import os
 import random
@@ -63,6 +64,27 @@ def test_bfloat16_compute_keeps_float32_weights_and_takes_nearly_the_float32_ste
     differences = [abs(a - b) for x, y in zip(logprobs["float32"], logprobs["bfloat16"]) for a, b in zip(x, y)]
     assert 0 < max(differences) < 0.02, max(differences)  # computed in bfloat16 (not identical), close to float32
     assert torch.nn.functional.cosine_similarity(updates["float32"], updates["bfloat16"], dim=0) > 0.98
+
+
+@pytest.mark.parametrize("grad_clip", [1.0, 0.01, 0.0], ids=["norm-under-the-clip", "clipped", "no-clipping"])
+def test_zero_stage_0_takes_the_stage_2_step_and_reports_its_gradient_norm(tiny_model_path, batch_parts, grad_clip):
+    # DeepSpeed drops the norm under stage 0 (learner/optimizer.py): the log showed a gradient norm of 0
+    from learner.engine import PolicyLearner
+
+    samples, rewards = batch_parts
+    updates, stats = [], []
+    for stage in (2, 0):
+        config = LearnerConfig(lr=1e-3, micro_batch_size=2, max_tokens_per_micro_batch=0, zero_stage=stage,
+                               grad_clip=grad_clip)
+        learner = PolicyLearner(tiny_model_path, config, AlgorithmConfig(), 8, seed=0)
+        before = {k: v.clone() for k, v in learner._full_state_dict().items()}
+        reference = learner.sequence_logprobs(samples)
+        stats.append(learner.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards))))
+        updates.append({k: v - before[k] for k, v in learner._full_state_dict().items()})
+    assert 0.01 < stats[0].grad_norm < 1.0  # so that 0.01 clips and 1.0 does not
+    assert stats[1].grad_norm == pytest.approx(stats[0].grad_norm, rel=1e-5)
+    for name, update in updates[0].items():
+        assert torch.allclose(update, updates[1][name], atol=1e-6), name
 
 
 @pytest.mark.parametrize("algorithm", [AlgorithmConfig(name="una", feedback="score", beta=0.1),
@@ -167,7 +189,7 @@ def test_online_merging_replaces_each_update_in_the_zero_master_weights(tiny_mod
     plain.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards)))
     delta = {k: v - before[k] for k, v in plain._full_state_dict().items()}
 
-    config = LearnerConfig(lr=1e-3, micro_batch_size=4, max_tokens_per_micro_batch=0, merging="onties",
+    config = LearnerConfig(lr=1e-3, micro_batch_size=4, max_tokens_per_micro_batch=0, merging="onties", zero_stage=2,
                            merge_reserve_rate=0.5, merge_alpha=0.3,
                            merge_base_path=tiny_model_path, merge_sft_path=str(tmp_path / "sft"))
     merged = PolicyLearner(tiny_model_path, config, AlgorithmConfig(), 8, seed=0)
