@@ -22,11 +22,11 @@ class ClippingAdamW(torch.optim.AdamW):
 
     @torch.no_grad()
     def step(self, closure=None):
-        grads = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
+        with_grads = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
         if self.max_norm > 0:
-            norm = torch.nn.utils.clip_grad_norm_(grads, self.max_norm)
+            norm = torch.nn.utils.clip_grad_norm_(with_grads, self.max_norm)
         else:
-            norm = torch.nn.utils.get_total_norm([p.grad for p in grads])
+            norm = torch.nn.utils.get_total_norm([p.grad for p in with_grads])
         self._global_grad_norm = float(norm)
         return super().step(closure)
 
