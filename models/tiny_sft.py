@@ -11,8 +11,10 @@ Runs once, when the model is built.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+from collections.abc import Callable
 
 import torch
 
@@ -87,13 +89,15 @@ def supervised_warm_start(model, tokenizer, cfg: TinyModelConfig) -> dict:
     step (soft-thresholding the change by lr * l1), which, unlike a penalty in the loss, leaves exact zeros:
     the SFT delta is sparse, and a merge need not trim it."""
     rng = random.Random(cfg.seed)
+    # the questions repeat, and rendering the chat template is most of a batch's tokenizing: once each
+    prompt_ids = functools.cache(functools.partial(chat_prompt_ids, tokenizer))
     start = [param.detach().clone() for param in model.parameters()] if cfg.sft_l1 else []
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr)
 
     def train(steps: int) -> float:
         model.train()
         for _ in range(steps):
-            loss = _skill_balanced_loss(model, *_batch(tokenizer, list(cfg.skills), rng))
+            loss = _skill_balanced_loss(model, *_batch(tokenizer, prompt_ids, list(cfg.skills), rng))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -120,10 +124,12 @@ def supervised_warm_start(model, tokenizer, cfg: TinyModelConfig) -> dict:
             "held_out_greedy_checks": checks}
 
 
-def _batch(tokenizer, skills: list[str], rng: random.Random):
-    """One step's (token ids, attention mask, labels on the responses only, each skill's rows)."""
+def _batch(tokenizer, prompt_ids: Callable[[str], list[int]], skills: list[str], rng: random.Random):
+    """One step's (token ids, attention mask, labels on the responses only, each skill's rows): the token ids
+    of sft_example, the answers tokenized in one call."""
     texts, rows_of_skill = batch_texts(skills, rng)
-    examples = [sft_example(tokenizer, question, answer) for question, answer in texts]
+    answers = tokenizer([answer for _, answer in texts], add_special_tokens=False)["input_ids"]
+    examples = [(prompt_ids(question), answer + [tokenizer.eos_token_id]) for (question, _), answer in zip(texts, answers)]
     width = max(len(p) + len(r) for p, r in examples)
     ids = torch.full((len(examples), width), tokenizer.pad_token_id)
     labels = torch.full((len(examples), width), -100)

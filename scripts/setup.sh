@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 target="${1:-cpu}"
 case "$target" in cpu|gpu) ;; *) echo "usage: bash scripts/setup.sh [cpu|gpu]" >&2; exit 2 ;; esac
 
-# The venv takes about 4.5 GB. A pip that runs out of disk rolls vLLM back to empty folders, which
-# still `import vllm` as a namespace package: every run then fails far from the cause, so check first.
+# A new venv takes about 4.5 GB (a re-run over one updates what changed). A pip that runs out of disk
+# rolls vLLM back to empty folders, which still `import vllm` as a namespace package: every run then
+# fails far from the cause, so check first.
 need_gb=6
+if [ -x .venv/bin/python ]; then need_gb=1; fi
 free_gb=$(df -P -BG . | awk 'NR==2 {gsub("G", "", $4); print $4}')
 if [ "$free_gb" -lt "$need_gb" ]; then
   echo "setup: only ${free_gb} GB free on $(df -P . | awk 'NR==2 {print $6}'); the venv needs about ${need_gb} GB" >&2

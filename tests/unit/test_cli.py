@@ -37,4 +37,8 @@ def test_run_help_lists_the_config_sections(capsys):
 
 def test_dry_run_is_a_command(capsys):
     assert launch.cli(["dry-run", "cluster.rollout.count=2"]) == 0
-    assert "fits the declared cluster" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "fits the declared cluster" in out
+    assert "learner: 1 rank(s), DeepSpeed ZeRO stage 0 (learner.zero_stage auto" in out
+    assert launch.cli(["dry-run", "cluster.learner.count=2", "learner.zero_stage=3"]) == 0
+    assert "learner: 2 rank(s), DeepSpeed ZeRO stage 3\n" in capsys.readouterr().out
