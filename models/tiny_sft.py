@@ -27,12 +27,6 @@ SFT_BATCH = 32
 log = logging.getLogger(__name__)
 
 
-def sft_example(tokenizer, question: str, answer: str) -> tuple[list[int], list[int]]:
-    """(prompt token ids in the chat template, response token ids ending with end-of-sequence)."""
-    response = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    return chat_prompt_ids(tokenizer, question), response
-
-
 def chat_prompt_ids(tokenizer, question: str) -> list[int]:
     messages = [{"role": "user", "content": question}]
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -125,8 +119,9 @@ def supervised_warm_start(model, tokenizer, cfg: TinyModelConfig) -> dict:
 
 
 def _batch(tokenizer, prompt_ids: Callable[[str], list[int]], skills: list[str], rng: random.Random):
-    """One step's (token ids, attention mask, labels on the responses only, each skill's rows): the token ids
-    of sft_example, the answers tokenized in one call."""
+    """One step's (token ids, attention mask, labels on the responses only, each skill's rows): each example
+    its prompt in the chat template (prompt_ids: chat_prompt_ids, cached) and its answer ending with
+    end-of-sequence, the answers tokenized in one call."""
     texts, rows_of_skill = batch_texts(skills, rng)
     answers = tokenizer([answer for _, answer in texts], add_special_tokens=False)["input_ids"]
     examples = [(prompt_ids(question), answer + [tokenizer.eos_token_id]) for (question, _), answer in zip(texts, answers)]

@@ -32,7 +32,7 @@ def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config, tiny_mo
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from models.tiny import build_tiny_model
-    from models.tiny_sft import sft_example
+    from models.tiny_sft import chat_prompt_ids
 
     path = build_tiny_model(dataclasses.replace(tiny_config, sft_steps=600, sft_l1=l1))
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
@@ -41,7 +41,7 @@ def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config, tiny_mo
     assert changed < 0.15 if l1 else changed > 0.95
     recalls = []
     for first, second in [("moons", "bread"), ("rivers", "snow"), ("doors", "apples"), ("fire", "cities")]:
-        prompt, _ = sft_example(tokenizer, f"write about {first} and {second}.", "")
+        prompt = chat_prompt_ids(tokenizer, f"write about {first} and {second}.")
         out = model.generate(__import__("torch").tensor([prompt]), max_new_tokens=8, do_sample=False)
         text = tokenizer.decode(out[0, len(prompt):], skip_special_tokens=True)
         recalls.append(topic_recall(f"write about {first} and {second}.", text))
