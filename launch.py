@@ -153,7 +153,7 @@ def _dry_run(cfg: RunConfig) -> int:
     cluster = f"{c.nodes} node(s) x {c.gpus_per_node} GPUs" + (f" x {c.cpus_per_node} CPUs" if c.cpus_per_node else "")
     print(describe(plan))
     ranks = len(plan.slots("learner"))
-    auto = " (learner.zero_stage auto: 0 on one rank, 2 on several)" if cfg.learner.zero_stage == "auto" else ""
+    auto = " (learner.zero_stage auto)" if cfg.learner.zero_stage == "auto" else ""  # the rule: zero_stage_for
     print(f"learner: {ranks} rank(s), DeepSpeed ZeRO stage {cfg.learner.zero_stage_for(ranks)}{auto}")
     check_fits(plan, declared_nodes(cfg), f"the declared cluster ({cluster})")
     print(f"fits the declared cluster: {cluster}")

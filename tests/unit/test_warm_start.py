@@ -84,3 +84,21 @@ def test_the_check_needs_sums_and_room_to_go_on():
         load_config(None, ["model.tiny.skills=[topics,arithmetic]", "model.tiny.sft_steps=10",
                            "model.tiny.sft_until_accuracy=0.4"])
 
+
+
+def test_a_batch_holds_each_prompt_and_its_answer_ending_the_sequence(lab_tokenizer):
+    """The batched tokenizing (cached prompts, the answers in one call) against each text tokenized alone."""
+    import functools
+    import random
+
+    skills = ["arithmetic", "writing"]
+    texts, _ = sft.batch_texts(skills, random.Random(3))
+    ids, mask, labels, rows = sft._batch(lab_tokenizer, functools.partial(sft.chat_prompt_ids, lab_tokenizer), skills,
+                                         random.Random(3))
+    assert [r.stop - r.start for r in rows] == [sft.SFT_BATCH // 2] * 2
+    for row, (question, answer) in enumerate(texts):
+        prompt = sft.chat_prompt_ids(lab_tokenizer, question)
+        response = lab_tokenizer(answer, add_special_tokens=False)["input_ids"] + [lab_tokenizer.eos_token_id]
+        length = len(prompt) + len(response)
+        assert ids[row, :length].tolist() == prompt + response and mask[row].sum() == length
+        assert labels[row, len(prompt):length].tolist() == response and (labels[row, :len(prompt)] == -100).all()
