@@ -72,7 +72,8 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         return ray.remote(cls).options(**options, max_restarts=restarts)
 
     def place_engine(slot: ActorSlot, path: str):
-        return place(RolloutEngine, slot, restarts, vllm_cpu_binding(slot, weights_bytes(path)))
+        return place(RolloutEngine, slot, restarts,
+                     vllm_cpu_binding(slot, weights_bytes(path), cfg.rollout.separate_engine_process))
 
     def plain_engine(slot: ActorSlot, path: str, length: int):
         """An engine that takes no weight pushes (the judge's, a vLLM reference)."""

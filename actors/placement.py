@@ -36,26 +36,33 @@ def compute_threads(slot: ActorSlot, node_cpus: float) -> int:
 
 
 WORKER_SLEEPS = "UNA_ALIGN_VLLM_WORKER_SLEEPS"  # read in vLLM's worker: actors/vllm_weight_sync.wait_without_spinning
-VLLM_EVERY_CORE = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_WAIT_POLICY": "PASSIVE", WORKER_SLEEPS: "1"}
+VLLM_EVERY_CORE = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", WORKER_SLEEPS: "1"}
+# beside a scheduler process of its own, the worker's idle threads sleep at once rather than spin on its core
+SCHEDULER_APART = {"OMP_WAIT_POLICY": "PASSIVE"}
 EVERY_CORE_FROM_BYTES = 20_000_000  # weights of about 5M float32 parameters
 
 
-def vllm_cpu_binding(slot: ActorSlot, model_bytes: int) -> dict[str, str]:
+def vllm_cpu_binding(slot: ActorSlot, model_bytes: int, separate_engine_process: bool) -> dict[str, str]:
     """vLLM's CPU build binds its worker's threads to the node's cores but one, which it keeps for its
     scheduler process: on a 2-core node it generated on one core. An engine that reserves no CPU takes turns
-    with the other phases and may bind them all (as compute_threads gives the other actors), its idle
-    threads then sleeping at once (PASSIVE) rather than spinning on the core the scheduler needs; that pays
+    with the other phases and may bind them all (as compute_threads gives the other actors); that pays
     once the model's compute outweighs the scheduler's work. vLLM alone, 64 x 32 tokens, reserved core
     against every core (README: throughput): 0.4M parameters 0.20 -> 0.24 s, 4M 0.60 -> 0.65 s,
     8M 0.95 -> 0.72 s, 25M 2.16 -> 1.61 s. An engine that reserves CPUs keeps vLLM's default. With the engine
     core in the actor's process (rollout.separate_engine_process false) nothing is reserved for a scheduler
-    process: the actor's threads are compute_threads', and only OMP_WAIT_POLICY applies."""
-    return {} if slot.gpus or slot.cpus >= 1 else vllm_every_core(model_bytes)
+    process, the actor's threads are compute_threads', and its idle threads spin as OpenMP's default has them:
+    sleeping at once (OMP_WAIT_POLICY=PASSIVE, which the scheduler process needs) made its 25M generation
+    1.08-1.17x slower (README: throughput)."""
+    if slot.gpus or slot.cpus >= 1:
+        return {}
+    return vllm_every_core(model_bytes, separate_engine_process)
 
 
-def vllm_every_core(model_bytes: int) -> dict[str, str]:
+def vllm_every_core(model_bytes: int, separate_engine_process: bool) -> dict[str, str]:
     """vllm_cpu_binding for an engine free to use its node's cores."""
-    return dict(VLLM_EVERY_CORE) if model_bytes >= EVERY_CORE_FROM_BYTES else {}
+    if model_bytes < EVERY_CORE_FROM_BYTES:
+        return {}
+    return VLLM_EVERY_CORE | (SCHEDULER_APART if separate_engine_process else {})
 
 
 def smallest_node_cpus(nodes: list[Node]) -> float:

@@ -150,12 +150,11 @@ def run_marked(module: str, job: dict, marker: str, timeout_s: float = 3600.0) -
 def _time_vllm(job: dict) -> float:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     from actors.placement import vllm_every_core
+    from core.config import RolloutConfig
     from core.model_folder import weights_bytes
 
-    os.environ.update(vllm_every_core(weights_bytes(job["model"])))  # as our engines run
-    from core.config import RolloutConfig
-
     separate = RolloutConfig().separate_engine_process  # the engine core where our engines keep it by default
+    os.environ.update(vllm_every_core(weights_bytes(job["model"]), separate))  # as our engines run
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if separate else "0"
     from vllm import LLM, SamplingParams
 

@@ -1,7 +1,8 @@
 """Throughput against the compute floor: each phase of our training step beside what plain PyTorch, DeepSpeed
 and vLLM take for the same model and the same tokens.
 
-    python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2] [--variants "key=value ..."] [--no-trl]
+    python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2] [--variants "key=value ..."]
+                               [--no-trl | --trl-bf16]
 
 For each model size, in one run on an idle machine:
 1. ours: the default job (online UNA, 16 prompts x 4 samples of up to 32 tokens a step) through launch.py
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import statistics
@@ -129,14 +131,16 @@ TRL_RUNS = (("grpo", 0.0, "GRPO, its default beta 0: no reference model"),
             ("online_dpo", 0.1, "online DPO, its default beta 0.1: 2 completions a prompt, a reference model"))
 
 
-def compare_trl(model_path: str, ours: dict[str, dict], steps: int, warmup: int) -> None:
-    """TRL's GRPO and online DPO against each of our variants (the default run, and each --variants one)."""
+def compare_trl(model_path: str, ours: dict[str, dict], steps: int, warmup: int, bf16: bool) -> None:
+    """TRL's GRPO and online DPO against each of our variants (the default run, and each --variants one), in
+    float32 and, with bf16, again with TRL's own bf16 setting."""
     from bench.trl_baseline import trl_seconds
 
-    for trainer, beta, what in TRL_RUNS:
-        seconds = trl_seconds(model_path, steps, warmup, trainer, beta)
+    for (trainer, beta, what), in_bf16 in itertools.product(TRL_RUNS, (False, True) if bf16 else (False,)):
+        seconds = trl_seconds(model_path, steps, warmup, trainer, beta, in_bf16)
         completions = next(iter(ours.values()))["completions"]
-        print(f"TRL {what}: {seconds:.3f} s a step, {completions / seconds:.1f} completions/s")
+        print(f"TRL {what}{', bf16' if in_bf16 else ''}: {seconds:.3f} s a step, "
+              f"{completions / seconds:.1f} completions/s")
         for name, run in ours.items():
             mine = run["completions"] / run["step"]
             print(f"  ours ({name}): {run['step']:.3f} s a step, {mine:.1f} completions/s = "
@@ -181,6 +185,8 @@ def main() -> None:
                              "compare it with TRL too")
     parser.add_argument("--trl", action=argparse.BooleanOptionalAction, default=True,
                         help="compare with TRL when it is installed (--no-trl: skip; its online DPO takes minutes)")
+    parser.add_argument("--trl-bf16", action="store_true",
+                        help="also run TRL with its bf16 setting (autocast; pays on a CPU with AVX512-BF16 or AMX)")
     parser.add_argument("--micro-batches", action="store_true",
                         help="only compare fixed and token-budget micro-batches in this process (synthetic samples)")
     args = parser.parse_args()
@@ -207,7 +213,7 @@ def main() -> None:
             if args.trl and importlib.util.find_spec("trl") is None:
                 print("TRL is not installed (pip install -e .[bench]): no comparison with TRL")
             elif args.trl:
-                compare_trl(model_path_of(out), variants, args.steps, args.warmup)
+                compare_trl(model_path_of(out), variants, args.steps, args.warmup, args.trl_bf16)
             for staleness in args.staleness:
                 overlapped = run_ours(size, args.steps, args.warmup, Path(folder) / f"k{staleness}", cache_dir, staleness)
                 print(f"train.max_staleness={staleness}: {overlapped['step']:.3f} s a step, "

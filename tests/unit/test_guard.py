@@ -2,6 +2,7 @@ import pytest
 
 from core.records import Sample
 from rewards.guard import build_guard, mean_score, topic_recall
+from tasks.toy import prompt, topic_pairs
 
 PROMPT = "<|user|>write about cats and rain.</s><|assistant|>"
 
@@ -32,17 +33,28 @@ def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config, tiny_mo
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from models.tiny import build_tiny_model
-    from models.tiny_sft import chat_prompt_ids
 
     path = build_tiny_model(dataclasses.replace(tiny_config, sft_steps=600, sft_l1=l1))
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     base = dict(AutoModelForCausalLM.from_pretrained(tiny_model_path).named_parameters())
     changed = sum(int((p != base[n]).sum()) for n, p in model.named_parameters()) / sum(p.numel() for p in base.values())
     assert changed < 0.15 if l1 else changed > 0.95
+    # the mean over 32 pairs: how much of the skill 600 plain steps teach moves with the CPU's float rounding
+    # (4 pairs: 0.75 or more on the CPU kinds before, 0.5 on a Xeon with AVX512, where these 32 gave 0.50)
+    pairs = topic_pairs()[::len(topic_pairs()) // 32][:32]
+    assert greedy_topic_recall(model, tokenizer, pairs) >= 0.3
+    untrained = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+    assert greedy_topic_recall(untrained, tokenizer, pairs) <= 0.1  # a random model names almost none
+
+
+def greedy_topic_recall(model, tokenizer, pairs: list[tuple[str, str]]) -> float:
+    import torch
+
+    from models.tiny_sft import chat_prompt_ids
+
     recalls = []
-    for first, second in [("moons", "bread"), ("rivers", "snow"), ("doors", "apples"), ("fire", "cities")]:
-        prompt = chat_prompt_ids(tokenizer, f"write about {first} and {second}.")
-        out = model.generate(__import__("torch").tensor([prompt]), max_new_tokens=8, do_sample=False)
-        text = tokenizer.decode(out[0, len(prompt):], skip_special_tokens=True)
-        recalls.append(topic_recall(f"write about {first} and {second}.", text))
-    assert sum(recalls) / len(recalls) >= 0.75, recalls  # a random model names almost none
+    for first, second in pairs:
+        ids = chat_prompt_ids(tokenizer, prompt(first, second))
+        out = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False)
+        recalls.append(topic_recall(prompt(first, second), tokenizer.decode(out[0, len(ids):], skip_special_tokens=True)))
+    return sum(recalls) / len(recalls)

@@ -48,12 +48,16 @@ def test_floating_cpu_actors_compute_on_the_whole_node():
 
 def test_vllm_binds_every_core_for_a_model_large_enough_when_it_reserves_none():
     engine = build_plan(_cfg()).slots("rollout")[0]
-    every_core = vllm_cpu_binding(engine, 30_000_000)
+    every_core = vllm_cpu_binding(engine, 30_000_000, separate_engine_process=True)
     assert every_core == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "OMP_WAIT_POLICY": "PASSIVE", WORKER_SLEEPS: "1"}
     assert actor_options(engine, {}, 2.0, False, every_core)["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] == "PASSIVE"
-    assert vllm_cpu_binding(engine, 1_500_000) == {}  # the tiny model: vLLM's scheduler core pays more
-    assert vllm_cpu_binding(dataclasses.replace(engine, cpus=1.0), 30_000_000) == {}
-    assert vllm_cpu_binding(dataclasses.replace(engine, gpus=1.0), 30_000_000) == {}
+    # no scheduler process beside the worker's threads: they spin between decoding steps as OpenMP's default has it
+    assert vllm_cpu_binding(engine, 30_000_000, separate_engine_process=False) == {
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", WORKER_SLEEPS: "1"}
+    for separate in (True, False):
+        assert vllm_cpu_binding(engine, 1_500_000, separate) == {}  # the tiny model: vLLM's scheduler core pays more
+        assert vllm_cpu_binding(dataclasses.replace(engine, cpus=1.0), 30_000_000, separate) == {}
+        assert vllm_cpu_binding(dataclasses.replace(engine, gpus=1.0), 30_000_000, separate) == {}
 
 
 def test_colocated_roles_share_bundles_and_whole_gpus():
