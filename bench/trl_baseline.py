@@ -8,7 +8,7 @@ TRL is an optional extra of the benchmark only (`pip install -e .[bench]`); it r
     python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "beta": 0.04, "bf16": true}'
 
 One optimizer step = 64 completions of at most 32 tokens, transformers' generate, fp32 on the CPU (or, with
-"bf16", TRL's own bf16 setting: its trainer's autocast); GRPO:
+"bf16", TRL's own bf16 setting: autocast over its forward and backward passes, generation in fp32); GRPO:
 16 prompts x 4 (per-device batch 16, 4 accumulation steps, one generation per step); online DPO: 32 prompts
 x its 2 (per-device batch 8 prompts, 4 accumulation steps, its reference model, beta 0.1). Reward: the share
 of the letter "o" (our toy reward). Prints the median seconds of a step after the warm-up.
