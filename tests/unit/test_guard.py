@@ -36,14 +36,15 @@ def test_the_warm_start_teaches_the_skill_the_guard_watches(tiny_config, tiny_mo
 
     path = build_tiny_model(dataclasses.replace(tiny_config, sft_steps=600, sft_l1=l1))
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-    base = dict(AutoModelForCausalLM.from_pretrained(tiny_model_path).named_parameters())
+    untrained = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+    base = dict(untrained.named_parameters())
     changed = sum(int((p != base[n]).sum()) for n, p in model.named_parameters()) / sum(p.numel() for p in base.values())
     assert changed < 0.15 if l1 else changed > 0.95
     # the mean over 32 pairs: how much of the skill 600 plain steps teach moves with the CPU's float rounding
     # (4 pairs: 0.75 or more on the CPU kinds before, 0.5 on a Xeon with AVX512, where these 32 gave 0.50)
-    pairs = topic_pairs()[::len(topic_pairs()) // 32][:32]
+    every_pair = topic_pairs()
+    pairs = every_pair[::len(every_pair) // 32][:32]
     assert greedy_topic_recall(model, tokenizer, pairs) >= 0.3
-    untrained = AutoModelForCausalLM.from_pretrained(tiny_model_path)
     assert greedy_topic_recall(untrained, tokenizer, pairs) <= 0.1  # a random model names almost none
 
 

@@ -85,7 +85,6 @@ def test_the_check_needs_sums_and_room_to_go_on():
                            "model.tiny.sft_until_accuracy=0.4"])
 
 
-
 def test_a_batch_holds_each_prompt_and_its_answer_ending_the_sequence(lab_tokenizer):
     """The batched tokenizing (cached prompts, the answers in one call) against each text tokenized alone."""
     import functools
