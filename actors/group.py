@@ -97,7 +97,7 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
         scorers = [plain_engine(s, model_path, max_model_len) for s in plan.slots("reference")]
     else:
         scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
-                                                     cfg.learner.max_tokens_per_micro_batch,
+                                                     cfg.learner.max_tokens_per_micro_batch, cfg.learner.share_prompts,
                                                      lora.adapter_path if lora.enabled else "", cfg.learner.compute_dtype)
                    for s in plan.slots("reference")]
     judge, judge_path = None, ""

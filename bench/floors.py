@@ -37,12 +37,13 @@ def median_seconds(work: Callable[[], object], repeats: int, warmup: int = 1) ->
 
 def synthetic_samples(count: int, prompt_tokens: tuple[int, int], response_tokens: int, vocab: int,
                       seed: int = 0) -> list[Sample]:
-    """Samples shaped like a step's: prompt lengths drawn from a range, responses of up to response_tokens
-    (a quarter stop early, as sampled responses do)."""
+    """Samples shaped like a step's: 4 responses to each prompt, prompt lengths drawn from a range, responses of
+    up to response_tokens (a quarter stop early, as sampled responses do)."""
     rng = random.Random(seed)
     samples = []
     for i in range(count):
-        prompt = [rng.randrange(3, vocab) for _ in range(rng.randint(*prompt_tokens))]
+        if i % 4 == 0:
+            prompt = [rng.randrange(3, vocab) for _ in range(rng.randint(*prompt_tokens))]
         length = response_tokens if rng.random() < 0.75 else rng.randint(response_tokens // 4, response_tokens)
         response = [rng.randrange(3, vocab) for _ in range(length)]
         samples.append(Sample(f"s{i}", f"p{i // 4}", "", prompt, response, "", [-1.0] * length, "length", 0, 1, 1))

@@ -147,29 +147,31 @@ def compare_trl(model_path: str, ours: dict[str, dict], steps: int, warmup: int,
                   f"{mine / (completions / seconds):.2f}x")
 
 
-def micro_batch_comparison(size: str, cache_dir: str, repeats: int) -> None:
-    """The learner's step and the reference's forward, in this process, on 64 samples with prompts of 8-40
-    tokens: micro-batches of 16 sequences in arrival order against learner.max_tokens_per_micro_batch."""
+def micro_batch_comparison(size: str, cache_dir: str, repeats: int, prompt_tokens: tuple[int, int]) -> None:
+    """The learner's step and the reference's forward, in this process, on 64 samples (16 prompts of
+    prompt_tokens, 4 responses of up to 32 tokens each): micro-batches of 16 sequences in arrival order against
+    learner.max_tokens_per_micro_batch, each sample its own row or a prompt's samples in one
+    (learner.share_prompts)."""
     from bench.floors import median_seconds, synthetic_samples, una_signal
     from core.config import AlgorithmConfig, LearnerConfig, TinyModelConfig
     from learner.engine import PolicyLearner
-    from learner.logprobs import response_logprobs
     from learner.objectives import LearnerBatch
     from models.tiny import build_tiny_model
 
     shape = dict(zip(("hidden_size", "num_layers", "num_heads", "intermediate_size"), SIZES[size] or ()))
     path = str(build_tiny_model(TinyModelConfig(cache_dir=cache_dir, **shape)))
-    samples = synthetic_samples(64, (8, 40), 32, vocab=200)
-    print(f"\n{size}: micro-batches, median seconds of {repeats} (after one warm-up)\n")
-    print("| learner.max_tokens_per_micro_batch | learner step | reference forward |")
-    print("|---|---|---|")
-    for budget in (0, 1024, 2048):
-        learner = PolicyLearner(path, LearnerConfig(max_tokens_per_micro_batch=budget), AlgorithmConfig(), 64, 0)
-        model = learner.engine.module
-        batch = LearnerBatch(samples, response_logprobs(model, samples, 0, MICRO_BATCH), una_signal(samples))
+    samples = synthetic_samples(64, prompt_tokens, 32, vocab=200)
+    print(f"\n{size}, prompts of {prompt_tokens[0]}-{prompt_tokens[1]} tokens: micro-batches, median seconds of "
+          f"{repeats} (after one warm-up)\n")
+    print("| learner.max_tokens_per_micro_batch | learner.share_prompts | learner step | reference forward |")
+    print("|---|---|---|---|")
+    for budget, share in ((0, False), (1024, False), (1024, True), (2048, False), (2048, True)):
+        config = LearnerConfig(max_tokens_per_micro_batch=budget, share_prompts=share)
+        learner = PolicyLearner(path, config, AlgorithmConfig(), 64, 0)
+        batch = LearnerBatch(samples, learner.sequence_logprobs(samples), una_signal(samples))
         learn = median_seconds(lambda learner=learner, batch=batch: learner.train_step(batch), repeats)
-        forward = median_seconds(lambda m=model, b=budget: response_logprobs(m, samples, 0, MICRO_BATCH, b), repeats)
-        print(f"| {budget or '0 (16 sequences)'} | {learn:.3f} | {forward:.3f} |")
+        forward = median_seconds(lambda learner=learner: learner.sequence_logprobs(samples), repeats)
+        print(f"| {budget or '0 (16 sequences)'} | {str(share).lower()} | {learn:.3f} | {forward:.3f} |")
 
 
 def main() -> None:
@@ -188,7 +190,10 @@ def main() -> None:
     parser.add_argument("--trl-bf16", action="store_true",
                         help="also run TRL with its bf16 setting (autocast; pays on a CPU with AVX512-BF16 or AMX)")
     parser.add_argument("--micro-batches", action="store_true",
-                        help="only compare fixed and token-budget micro-batches in this process (synthetic samples)")
+                        help="only compare fixed and token-budget micro-batches, and shared-prompt rows, in this process "
+                             "(synthetic samples)")
+    parser.add_argument("--prompt-tokens", type=int, nargs=2, default=[8, 40], metavar=("LOW", "HIGH"),
+                        help="with --micro-batches: the synthetic prompts' lengths")
     args = parser.parse_args()
     cache_dir = tempfile.mkdtemp(prefix="bench-models-")
     from core.device import cpu_description
@@ -196,7 +201,7 @@ def main() -> None:
     print(cpu_description())
     if args.micro_batches:
         for size in args.sizes:
-            micro_batch_comparison(size, cache_dir, args.repeats)
+            micro_batch_comparison(size, cache_dir, args.repeats, tuple(args.prompt_tokens))
         return
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:

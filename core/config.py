@@ -199,6 +199,10 @@ class LearnerConfig:
     # the same gradient with less padding (bench/throughput.py). The reference scorer batches the same way;
     # PPO's minibatches keep micro_batch_size.
     max_tokens_per_micro_batch: Annotated[int, AT_LEAST_0] = 1024
+    # with a token budget: the samples of one prompt computed as one row, the prompt once and each response after
+    # it (learner/shared_prompts.py): the same log-probs and gradient, the prompt's tokens computed once instead of
+    # once per response. Learner and reference scorer; needs transformers' sdpa attention (its default), else off
+    share_prompts: bool = True
     # the policy's and the reference scorer's matrix products (torch autocast; weights, gradients and AdamW stay
     # float32): bfloat16 made the learner 1.2-1.3x and the reference 1.4-1.5x faster at 25M on a CPU with AVX512-BF16
     # (README: throughput). The weight-sync check computes in float32 whatever this says; PPO's critic stays float32

@@ -1,4 +1,5 @@
-"""Samples to padded token tensors (right padding), with the response positions marked."""
+"""Samples to padded token tensors (right padding), with the response positions marked; optionally computed
+as shared-prompt rows (learner/shared_prompts.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from core.records import Sample
+from learner.shared_prompts import SharedRows, row_length, share_prompts
 
 
 @dataclass
@@ -14,18 +16,22 @@ class TokenBatch:
     input_ids: torch.Tensor  # (B, T) prompt + response, right-padded
     attention_mask: torch.Tensor  # (B, T)
     response_mask: torch.Tensor  # (B, T-1): 1 where target token input_ids[:, t+1] is a response token
+    shared: SharedRows | None = None  # what the model computes instead of input_ids, when samples share prompts
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
     def select(self, rows: torch.Tensor) -> TokenBatch:
+        assert self.shared is None, "shared-prompt rows cannot be selected from: collate the selection instead"
         return TokenBatch(self.input_ids[rows], self.attention_mask[rows], self.response_mask[rows])
 
     def to(self, device: torch.device | str) -> TokenBatch:
-        return TokenBatch(self.input_ids.to(device), self.attention_mask.to(device), self.response_mask.to(device))
+        return TokenBatch(self.input_ids.to(device), self.attention_mask.to(device), self.response_mask.to(device),
+                          self.shared.to(device) if self.shared is not None else None)
 
 
-def collate(samples: list[Sample], pad_token_id: int) -> TokenBatch:
+def collate(samples: list[Sample], pad_token_id: int, share: bool = False) -> TokenBatch:
+    """share: samples with the same prompt computed as one row (learner/shared_prompts.py), when any do."""
     width = max(sequence_lengths(samples))
     input_ids = torch.full((len(samples), width), pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros((len(samples), width), dtype=torch.long)
@@ -36,24 +42,31 @@ def collate(samples: list[Sample], pad_token_id: int) -> TokenBatch:
         attention_mask[row, : len(tokens)] = 1
         start = len(sample.prompt_token_ids) - 1  # target index of the first response token
         response_mask[row, start : start + len(sample.response_token_ids)] = 1.0
-    return TokenBatch(input_ids, attention_mask, response_mask)
+    prompts = {tuple(s.prompt_token_ids) for s in samples}
+    shared = share_prompts(samples, width, pad_token_id) if share and len(prompts) < len(samples) else None
+    return TokenBatch(input_ids, attention_mask, response_mask, shared)
 
 
-def pack_by_tokens(units: list[list[int]], lengths: list[int], max_tokens: int) -> list[list[list[int]]]:
+def pack_by_tokens(units: list[list[int]], samples: list[Sample], max_tokens: int,
+                   share: bool = False) -> list[list[list[int]]]:
     """Micro-batches by a token budget: units (a sample, or a pair that must stay together) sorted longest
-    first and packed while rows x the longest sequence (the padded size the model computes) stays within
-    max_tokens; a unit over the budget gets a micro-batch of its own."""
-    def longest(unit: list[int]) -> int:
-        return max(lengths[i] for i in unit)
+    first and packed while rows x the longest row (the padded size the model computes) stays within max_tokens;
+    a unit over the budget gets a micro-batch of its own. A row is a sample, or with share a unit's shared-prompt
+    row (units of one prompt merged first: shared_prompts.merge_by_prompt)."""
+    lengths = sequence_lengths(samples)
+
+    def shape(unit: list[int]) -> tuple[int, int]:
+        return (1, row_length(samples, unit)) if share else (len(unit), max(lengths[i] for i in unit))
 
     packed: list[list[list[int]]] = []
     rows = width = 0
-    for unit in sorted(units, key=longest, reverse=True):
-        if not packed or (rows + len(unit)) * width > max_tokens:
+    for unit in sorted(units, key=lambda u: shape(u)[1], reverse=True):
+        unit_rows, unit_width = shape(unit)
+        if not packed or (rows + unit_rows) * width > max_tokens:
             packed.append([])
-            rows, width = 0, longest(unit)  # the first unit of a micro-batch is its longest
+            rows, width = 0, unit_width  # the first unit of a micro-batch is its longest
         packed[-1].append(unit)
-        rows += len(unit)
+        rows += unit_rows
     return packed
 
 

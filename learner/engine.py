@@ -29,6 +29,7 @@ from learner.objectives import LearnerBatch
 from learner.one_update import OneUpdate
 from learner.optimizer import learner_optimizer
 from learner.reference import ReferenceScorer
+from learner.shared_prompts import shares_prompts
 from learner.shm_weights import shared_folder
 from learner.weights import serialize_buckets, unique_tensors
 
@@ -91,6 +92,7 @@ class PolicyLearner(ReportsMemory):
         self.micro_batch_size = min(learner.micro_batch_size, per_step)
         self.accumulation_steps = math.ceil(per_step / self.micro_batch_size)
         self.max_tokens_per_micro_batch = learner.max_tokens_per_micro_batch
+        self.share_prompts = shares_prompts(learner.share_prompts, learner.max_tokens_per_micro_batch, model)
         self.compute_dtype = getattr(torch, learner.compute_dtype)
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.zero_stage = learner.zero_stage_for(world_size)
@@ -116,6 +118,7 @@ class PolicyLearner(ReportsMemory):
         self.reference = None
         if holds_reference:
             self.reference = ReferenceScorer(model_path, learner.micro_batch_size, learner.max_tokens_per_micro_batch,
+                                             learner.share_prompts,
                                              lora.adapter_path if self.lora else "", learner.compute_dtype)
         # the algorithm's optimizer-step plan: its own (PPO), or one update with its objective
         self.updater = (entry.updater(algorithm, learner, self) if entry.updater is not None
@@ -132,7 +135,8 @@ class PolicyLearner(ReportsMemory):
         learner.compute_dtype says: the weight-sync check compares them with the engines')."""
         self.engine.eval()
         return response_logprobs(self.engine.module, samples, self.pad_token_id, self.micro_batch_size,
-                                 self.max_tokens_per_micro_batch, torch.float32 if exact else self.compute_dtype)
+                                 self.max_tokens_per_micro_batch, torch.float32 if exact else self.compute_dtype,
+                                 self.share_prompts)
 
     def score(self, samples: list[Sample]) -> list[list[float]]:
         """The reference scorer's call, answered by learner rank 0: the reference's log-probs, from the copy this

@@ -52,9 +52,9 @@ class MicroBatch:
         return MicroBatch(**tensors)
 
 
-def make_micro_batch(batch: LearnerBatch, units: list[list[int]], pad_token_id: int) -> MicroBatch:
+def make_micro_batch(batch: LearnerBatch, units: list[list[int]], pad_token_id: int, share: bool = False) -> MicroBatch:
     rows = [i for unit in units for i in unit]
-    tokens = collate([batch.samples[i] for i in rows], pad_token_id)
+    tokens = collate([batch.samples[i] for i in rows], pad_token_id, share)
     local = {index: position for position, index in enumerate(rows)}
     pairs = [(local[c], local[r]) for c, r in batch.signal.pairs if c in local]
 

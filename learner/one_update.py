@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from core.records import UpdateStats
-from learner.batch import pack_by_tokens, sequence_lengths
+from learner.batch import pack_by_tokens
 from learner.logprobs import token_logprobs
 from learner.objectives import LearnerBatch, Objective, make_micro_batch, zero_loss
+from learner.shared_prompts import merge_by_prompt
 
 if TYPE_CHECKING:
     from learner.engine import PolicyLearner
@@ -37,7 +38,7 @@ class OneUpdate:
             # the optimizer steps after the last micro-batch, however many there are (token budgets vary it)
             engine.set_gradient_accumulation_boundary(index == len(chunks) - 1)
             if chunk:
-                micro = make_micro_batch(batch, chunk, learner.pad_token_id).to(engine.device)
+                micro = make_micro_batch(batch, chunk, learner.pad_token_id, learner.share_prompts).to(engine.device)
                 loss, part_stats = objective.loss(token_logprobs(engine, micro.tokens, learner.compute_dtype), micro, count)
                 for key, value in part_stats.items():
                     stats[key].append(value)
@@ -57,14 +58,17 @@ class OneUpdate:
                            details={key: sum(values) / len(values) for key, values in stats.items()})
 
     def _micro_batches(self, batch: LearnerBatch) -> list[list[list[int]]]:
-        """This rank's micro-batches: fixed counts of sequences, or packed by learner.max_tokens_per_micro_batch.
-        Every rank runs as many as the rank that needs most (DeepSpeed reduces gradients at each backward)."""
+        """This rank's micro-batches: fixed counts of sequences, or packed by learner.max_tokens_per_micro_batch
+        (with learner.share_prompts a prompt's samples on one rank, as one row). Every rank runs as many as the
+        rank that needs most (DeepSpeed reduces gradients at each backward)."""
         learner, units = self.learner, self.objective.units(batch)
-        shares = [units[rank :: learner.world_size] for rank in range(learner.world_size)]
-        if not learner.max_tokens_per_micro_batch:
-            return split_units(shares[learner.rank], learner.micro_batch_size, learner.accumulation_steps)
-        lengths = sequence_lengths(batch.samples)
-        packs = [pack_by_tokens(share, lengths, learner.max_tokens_per_micro_batch) for share in shares]
+        budget, share = learner.max_tokens_per_micro_batch, learner.share_prompts
+        if share:
+            units = merge_by_prompt(units, batch.samples, budget)
+        per_rank = [units[rank :: learner.world_size] for rank in range(learner.world_size)]
+        if not budget:
+            return split_units(per_rank[learner.rank], learner.micro_batch_size, learner.accumulation_steps)
+        packs = [pack_by_tokens(part, batch.samples, budget, share) for part in per_rank]
         mine = packs[learner.rank]
         return mine + [[] for _ in range(max(map(len, packs)) - len(mine))]
 

@@ -9,14 +9,15 @@ from core.device import compute_device
 from core.memory import ReportsMemory
 from core.records import Sample
 from learner.logprobs import response_logprobs
+from learner.shared_prompts import shares_prompts
 from learner.weights import iter_buckets, serialize_state_dict
 
 
 class ReferenceScorer(ReportsMemory):
     def __init__(self, model_path: str, micro_batch_size: int, max_tokens_per_micro_batch: int = 0,
-                 adapter_path: str = "", compute_dtype: str = "float32"):
-        """adapter_path: a LoRA policy's starting adapter (model.lora.adapter_path), merged into the weights;
-        compute_dtype: learner.compute_dtype, so that reference and policy are computed alike."""
+                 share_prompts: bool = False, adapter_path: str = "", compute_dtype: str = "float32"):
+        """share_prompts, adapter_path (a LoRA policy's starting adapter, model.lora.adapter_path, merged into the
+        weights) and compute_dtype: the learner's settings, so that reference and policy are computed alike."""
         from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
@@ -28,11 +29,12 @@ class ReferenceScorer(ReportsMemory):
         self.pad_token_id = self.model.config.pad_token_id or 0
         self.micro_batch_size, self.max_tokens = micro_batch_size, max_tokens_per_micro_batch
         self.compute_dtype = getattr(torch, compute_dtype)
+        self.share_prompts = shares_prompts(share_prompts, max_tokens_per_micro_batch, self.model)
         self.version = 0
 
     def score(self, samples: list[Sample]) -> list[list[float]]:
         return response_logprobs(self.model, samples, self.pad_token_id, self.micro_batch_size, self.max_tokens,
-                                 self.compute_dtype)
+                                 self.compute_dtype, self.share_prompts)
 
     @torch.no_grad()
     def load_reference(self, buckets: list[bytes], version: int, ema_rate: float | None = None) -> None:

@@ -42,10 +42,11 @@ def test_a_micro_batch_moves_every_tensor_to_the_model_device():
     from core.records import Signal
     from learner.objectives import LearnerBatch, make_micro_batch
 
-    samples = [_sample([1, 2], [3, 4]), _sample([1], [5, 6, 7])]
+    samples = [_sample([1, 2], [3, 4]), _sample([1, 2], [5, 6, 7])]  # one prompt: shared-prompt rows too
     signal = Signal("pairs", scores=[1.0, 0.0], labels=[1.0, 0.0], advantages=[0.5, -0.5], pairs=[(0, 1)])
-    micro = make_micro_batch(LearnerBatch(samples, [[0.0, 0.0], [0.0, 0.0, 0.0]], signal), [[0, 1]], 0)
+    micro = make_micro_batch(LearnerBatch(samples, [[0.0, 0.0], [0.0, 0.0, 0.0]], signal), [[0, 1]], 0, share=True)
     moved = micro.to("meta")
     tensors = [getattr(moved, f.name) for f in fields(moved) if f.name != "tokens"]
-    tensors += [getattr(moved.tokens, f.name) for f in fields(moved.tokens)]
-    assert len(tensors) == 10 and all(t.device.type == "meta" for t in tensors)
+    tensors += [getattr(moved.tokens, f.name) for f in fields(moved.tokens) if f.name != "shared"]
+    tensors += [getattr(moved.tokens.shared, f.name) for f in fields(moved.tokens.shared)]
+    assert len(tensors) == 15 and all(t.device.type == "meta" for t in tensors)

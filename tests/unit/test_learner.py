@@ -90,26 +90,35 @@ def test_zero_stage_0_takes_the_stage_2_step_and_reports_its_gradient_norm(tiny_
 @pytest.mark.parametrize("algorithm", [AlgorithmConfig(name="una", feedback="score", beta=0.1),
                                        AlgorithmConfig(name="dpo", beta=0.1)])
 def test_token_budget_micro_batches_give_the_same_step_as_fixed_ones(tiny_model_path, batch_parts, algorithm):
+    """Fixed micro-batches of 2, a token budget with every sample its own row, and the same budget with each
+    prompt's samples in shared rows (the samples all have one prompt) take the same step."""
     from learner.batch import pack_by_tokens, sequence_lengths
     from learner.engine import PolicyLearner
+    from learner.shared_prompts import merge_by_prompt
 
     samples, rewards = batch_parts
     signal = lookup(algorithm).signal(algorithm, samples, rewards, rewards)
     budget = 2 * max(sequence_lengths(samples))  # two of the longest: several micro-batches
     units = [[c, r] for c, r in signal.pairs] if signal.pairs else [[i] for i in range(len(samples))]
-    packs = pack_by_tokens(units, sequence_lengths(samples), budget)
-    assert len(packs) >= 2, packs
+    assert len(pack_by_tokens(units, samples, budget)) >= 2
+    merged = merge_by_prompt(units, samples, budget)
+    assert max(map(len, merged)) >= 2 and len(pack_by_tokens(merged, samples, budget, share=True)) >= 2
     updates, stats = [], []
-    for config in (LearnerConfig(micro_batch_size=2), LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=budget)):
+    for config in (LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=0),
+                   LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=budget, share_prompts=False),
+                   LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=budget)):
         learner = PolicyLearner(tiny_model_path, config, algorithm, 8, seed=0)
         before = {k: v.clone() for k, v in learner._full_state_dict().items()}
         reference = learner.sequence_logprobs(samples)
         stats.append(learner.train_step(LearnerBatch(samples, reference, signal)))
         updates.append({k: v - before[k] for k, v in learner._full_state_dict().items()})
-    assert stats[0].grad_norm == pytest.approx(stats[1].grad_norm, rel=1e-5)
-    assert stats[0].loss == pytest.approx(stats[1].loss, rel=1e-5)
-    for name, update in updates[0].items():
-        assert torch.allclose(update, updates[1][name], atol=1e-5), name
+    for other, other_updates in zip(stats[1:], updates[1:]):
+        assert other.grad_norm == pytest.approx(stats[0].grad_norm, rel=1e-5)
+        assert other.loss == pytest.approx(stats[0].loss, rel=1e-5)
+        # Adam's first step is lr * g / (|g| + eps): an entry whose gradient is near eps (1e-8) turns the sums'
+        # float rounding into up to ~1% of lr (1e-5 measured); a wrong gradient moves entries by up to 2 * lr
+        for name, update in updates[0].items():
+            assert torch.allclose(update, other_updates[name], atol=5e-5), name
 
 
 @pytest.mark.parametrize("algorithm", [

@@ -31,9 +31,13 @@ def test_a_learner_holding_the_reference_scores_refreshes_and_saves_it_as_the_sc
     from learner.engine import PolicyLearner
 
     samples = random_samples(6, random.Random(1))
-    scorer = ReferenceScorer(tiny_model_path, micro_batch_size=4)
-    learner = PolicyLearner(tiny_model_path, LearnerConfig(micro_batch_size=4), AlgorithmConfig(), 8, seed=0,
-                            holds_reference=True)
+    config = LearnerConfig(micro_batch_size=4)
+
+    def scorer_like_the_learner():  # batched alike (shared-prompt rows round differently from plain ones)
+        return ReferenceScorer(tiny_model_path, 4, config.max_tokens_per_micro_batch, config.share_prompts)
+
+    scorer = scorer_like_the_learner()
+    learner = PolicyLearner(tiny_model_path, config, AlgorithmConfig(), 8, seed=0, holds_reference=True)
     assert learner.score(samples) == scorer.score(samples)
     with torch.no_grad():
         next(learner.engine.module.parameters()).add_(1.0)  # the policy moves; the reference does not
@@ -43,9 +47,9 @@ def test_a_learner_holding_the_reference_scores_refreshes_and_saves_it_as_the_sc
     for holder in (learner, scorer):
         holder.load_reference([serialize_state_dict(target)], version=3, ema_rate=0.5)
     moved = learner.score(samples)
-    assert moved == scorer.score(samples) and moved != ReferenceScorer(tiny_model_path, 4).score(samples)
+    assert moved == scorer.score(samples) and moved != scorer_like_the_learner().score(samples)
 
     learner.save_reference(str(tmp_path / "reference.safetensors"))
-    reloaded = ReferenceScorer(tiny_model_path, micro_batch_size=4)
+    reloaded = scorer_like_the_learner()
     reloaded.load_reference([(tmp_path / "reference.safetensors").read_bytes()], version=3)
     assert reloaded.score(samples) == moved

@@ -74,11 +74,13 @@ def test_mismatched_samples_take_another_prompts_response():
 def test_pack_by_tokens_puts_similar_lengths_together_within_the_budget():
     from learner.batch import pack_by_tokens
 
-    lengths = [10, 4, 9, 3, 12, 5]
+    lengths = [10, 4, 9, 3, 12, 5]  # a 1-token prompt each, and the rest response
+    samples = [Sample(f"s{i}", f"p{i}", "", [1], [2] * (n - 1), "", [0.0] * (n - 1), "stop", 0, 0, 0)
+               for i, n in enumerate(lengths)]
     # longest first: 12, 10, 9 (3 rows x 12 = 36 > 30: 12 and 10 only), then 9, 5, 4 (3 x 9 = 27), then 3
-    assert pack_by_tokens([[i] for i in range(6)], lengths, 30) == [[[4], [0]], [[2], [5], [1]], [[3]]]
+    assert pack_by_tokens([[i] for i in range(6)], samples, 30) == [[[4], [0]], [[2], [5], [1]], [[3]]]
     # a pair stays whole and counts two rows; a unit over the budget is alone
-    assert pack_by_tokens([[0, 1], [2, 3], [4]], lengths, 20) == [[[4]], [[0, 1]], [[2, 3]]]
+    assert pack_by_tokens([[0, 1], [2, 3], [4]], samples, 20) == [[[4]], [[0, 1]], [[2, 3]]]
 
 
 def test_reference_logprobs_do_not_depend_on_how_they_are_batched(tiny_model_path, random_samples):
@@ -92,6 +94,8 @@ def test_reference_logprobs_do_not_depend_on_how_they_are_batched(tiny_model_pat
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path).eval()
     fixed = response_logprobs(model, samples, 0, 3)
     by_tokens = response_logprobs(model, samples, 0, 3, max_tokens=30)
+    shared = response_logprobs(model, samples, 0, 3, max_tokens=30, share=True)  # one prompt: several a row
     assert [len(row) for row in fixed] == [len(s.response_token_ids) for s in samples]
-    for a, b in zip(fixed, by_tokens):
+    for a, b, c in zip(fixed, by_tokens, shared):
         assert a == pytest.approx(b, abs=1e-5)
+        assert a == pytest.approx(c, abs=1e-5)
