@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from core.records import Sample
-from learner.shared_prompts import SharedRows, row_length, share_prompts
+from learner.shared_prompts import SharedRows, row_length, shared_rows
 
 
 @dataclass
@@ -42,8 +42,9 @@ def collate(samples: list[Sample], pad_token_id: int, share: bool = False) -> To
         attention_mask[row, : len(tokens)] = 1
         start = len(sample.prompt_token_ids) - 1  # target index of the first response token
         response_mask[row, start : start + len(sample.response_token_ids)] = 1.0
-    prompts = {tuple(s.prompt_token_ids) for s in samples}
-    shared = share_prompts(samples, width, pad_token_id) if share and len(prompts) < len(samples) else None
+    shared = None
+    if share and len({tuple(s.prompt_token_ids) for s in samples}) < len(samples):
+        shared = shared_rows(samples, width, pad_token_id)
     return TokenBatch(input_ids, attention_mask, response_mask, shared)
 
 

@@ -47,7 +47,7 @@ def shares_prompts(wanted: bool, max_tokens: int, model) -> bool:
     return attention == "sdpa"
 
 
-def share_prompts(samples: list[Sample], width: int, pad_token_id: int) -> SharedRows:
+def shared_rows(samples: list[Sample], width: int, pad_token_id: int) -> SharedRows:
     """The samples laid out one row per distinct prompt; `width` is the plain batch's (the longest sample)."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, sample in enumerate(samples):
