@@ -90,12 +90,14 @@ class UpdateStats:
     @staticmethod
     def over_ranks(per_rank: list[UpdateStats]) -> UpdateStats:
         """The learner group's statistics: losses and shares summed over ranks (each rank's is divided by the
-        whole step's count), details averaged, and the global gradient norm (the same on every rank)."""
+        whole step's count), details averaged over the ranks that had samples to report them (a rank can get none:
+        fewer units than ranks), and the global gradient norm (the same on every rank)."""
         first = per_rank[0]
+        reporting = [s.details for s in per_rank if s.details]
         return UpdateStats(
             loss=sum(s.loss for s in per_rank),
             grad_norm=first.grad_norm,
             nonfinite_microbatches=sum(s.nonfinite_microbatches for s in per_rank),
-            details={k: sum(s.details[k] for s in per_rank) / len(per_rank) for k in first.details},
-            shares={k: sum(s.shares[k] for s in per_rank) for k in first.shares},
+            details={k: sum(d[k] for d in reporting) / len(reporting) for k in (reporting[0] if reporting else {})},
+            shares={k: sum(s.shares.get(k, 0.0) for s in per_rank) for s0 in per_rank for k in s0.shares},
         )

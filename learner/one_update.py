@@ -59,13 +59,14 @@ class OneUpdate:
 
     def _micro_batches(self, batch: LearnerBatch) -> list[list[list[int]]]:
         """This rank's micro-batches: fixed counts of sequences, or packed by learner.max_tokens_per_micro_batch
-        (with learner.share_prompts a prompt's samples on one rank, as one row). Every rank runs as many as the
-        rank that needs most (DeepSpeed reduces gradients at each backward)."""
+        (with learner.share_prompts a rank's samples of one prompt as one row: merged after the units are dealt, so
+        that every rank gets its share). Every rank runs as many as the rank that needs most (DeepSpeed reduces
+        gradients at each backward)."""
         learner, units = self.learner, self.objective.units(batch)
         budget, share = learner.max_tokens_per_micro_batch, learner.share_prompts
-        if share:
-            units = merge_by_prompt(units, batch.samples, budget)
         per_rank = [units[rank :: learner.world_size] for rank in range(learner.world_size)]
+        if share:
+            per_rank = [merge_by_prompt(part, batch.samples, budget) for part in per_rank]
         if not budget:
             return split_units(per_rank[learner.rank], learner.micro_batch_size, learner.accumulation_steps)
         packs = [pack_by_tokens(part, batch.samples, budget, share) for part in per_rank]

@@ -84,3 +84,6 @@ def test_update_statistics_over_ranks_sum_the_shares_and_average_the_details():
     assert combined.details == {"pair_accuracy": 0.75} and combined.shares == {"value_loss": 0.75}
     assert combined.metrics() == {"loss": 0.75, "grad_norm": 2.0, "nonfinite_microbatches": 1.0,
                                   "pair_accuracy": 0.75, "value_loss": 0.75}
+    # a rank that got no samples (fewer units than ranks) reports no details: the others' are averaged
+    with_empty = UpdateStats.over_ranks(ranks[:1] + [UpdateStats(0.0, 2.0, 0, {}, {})])
+    assert with_empty.details == {"pair_accuracy": 1.0} and with_empty.shares == {"value_loss": 0.5}
