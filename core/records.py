@@ -99,5 +99,5 @@ class UpdateStats:
             grad_norm=first.grad_norm,
             nonfinite_microbatches=sum(s.nonfinite_microbatches for s in per_rank),
             details={k: sum(d[k] for d in reporting) / len(reporting) for k in (reporting[0] if reporting else {})},
-            shares={k: sum(s.shares.get(k, 0.0) for s in per_rank) for s0 in per_rank for k in s0.shares},
+            shares={k: sum(s.shares.get(k, 0.0) for s in per_rank) for k in {k for s in per_rank for k in s.shares}},
         )
