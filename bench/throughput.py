@@ -15,6 +15,10 @@ For each model size, in one run on an idle machine:
 Prints a table per size: ours, the floor, their ratio; then the step against the sum of the floors, and
 completions per second; then our step with generation overlapped (train.max_staleness, --staleness).
 
+Every measurement runs --rounds times (default 2), odd rounds in reverse order: on a shared host whose pace
+drifts, a ratio of two things measured minutes apart carries the drift; over two rounds each measurement's
+mean sits at the same point in time. Tables use the means over the rounds; ratios are also printed per round.
+
 When TRL is installed (`pip install -e .[bench]`), TRL's GRPO on the same model, prompts, reward and batch
 (bench/trl_baseline.py), with its default beta 0 (no reference model) and with beta 0.04 (a reference
 model: the same work as ours), and its online DPO (bench/trl_baseline.py), completions/s against ours.
@@ -32,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 # hidden, layers, heads, intermediate (the tiny builder's Llama); vocabulary is the tiny tokenizer's
 SIZES = {"tiny": None, "25m": (512, 8, 8, 1376), "100m": (768, 12, 12, 2560)}
 PHASES = ("generate", "score", "reference", "learn", "sync", "other")
+FLOORED = ("generate", "reference", "learn", "sync")  # the phases with a floor
 MICRO_BATCH = 16
 
 
@@ -50,12 +56,11 @@ def model_overrides(size: str) -> list[str]:
     return [f"model.tiny.{k}={v}" for k, v in zip(keys, SIZES[size])]
 
 
-def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str, staleness: int = 0,
-             overrides: tuple[str, ...] = ()) -> dict:
+def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str, overrides: tuple[str, ...] = ()) -> dict:
     """Our step, phase by phase: the median of each phase's seconds over the steps after the warm-up."""
     command = [sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={cache_dir}",
                "train.iterations=1", f"train.steps_per_iteration={steps + warmup}", "data.toy_eval_prompts=4",
-               f"train.max_staleness={staleness}", *model_overrides(size), *overrides]
+               *model_overrides(size), *overrides]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "RAY_ADDRESS": "local"},
                           timeout=3600)
     if done.returncode != 0:
@@ -115,7 +120,7 @@ def report(size: str, ours: dict, floor: dict) -> None:
         base = floor.get(phase)
         ratio = f"{ours[phase] / base:.2f}x" if base else "-"
         print(f"| {phase} | {ours[phase]:.3f} | {'-' if base is None else f'{base:.3f}'} | {ratio} | {what[phase]} |")
-    total = sum(floor[p] for p in ("generate", "reference", "learn", "sync"))
+    total = sum(floor[p] for p in FLOORED)
     print(f"| **step** | {ours['step']:.3f} | {total:.3f} | {ours['step'] / total:.2f}x | the sum of the floors |")
     # generation on devices of its own, overlapped with everything else (train.max_staleness 1): the slower of the two
     apart = max(ours["generate"], ours["step"] - ours["generate"])
@@ -126,25 +131,40 @@ def report(size: str, ours: dict, floor: dict) -> None:
           f"at the floors {ours['completions'] / total:.1f}")
 
 
-TRL_RUNS = (("grpo", 0.0, "GRPO, its default beta 0: no reference model"),
-            ("grpo", 0.04, "GRPO, beta 0.04: a reference model, our work"),
-            ("online_dpo", 0.1, "online DPO, its default beta 0.1: 2 completions a prompt, a reference model"))
+# GRPO's default beta 0 has no reference model; beta 0.04 has one (our work); online DPO: its default beta 0.1, 2
+# completions a prompt, a reference model
+TRL_RUNS = (("grpo", 0.0, "GRPO beta 0"), ("grpo", 0.04, "GRPO beta 0.04"), ("online_dpo", 0.1, "online DPO"))
 
 
-def compare_trl(model_path: str, ours: dict[str, dict], steps: int, warmup: int, bf16: bool) -> None:
-    """TRL's GRPO and online DPO against each of our variants (the default run, and each --variants one), in
-    float32 and, with bf16, again with TRL's own bf16 setting."""
-    from bench.trl_baseline import trl_seconds
+def interleaved(jobs: list[tuple[str, Callable[[], object]]], rounds: int) -> dict[str, list]:
+    """Each job's result in every round; odd rounds run the jobs in reverse order, so that over two rounds every
+    job's mean sits at the same point in time and a steady drift of the shared host's pace cancels out of the
+    ratios (session notes: the host slowed 1.4x between the halves of one run)."""
+    results: dict[str, list] = {name: [] for name, _ in jobs}
+    for round_index in range(rounds):
+        for name, job in jobs if round_index % 2 == 0 else reversed(jobs):
+            started = time.perf_counter()
+            results[name].append(job())
+            print(f"[round {round_index + 1}/{rounds}] {name}: done in {time.perf_counter() - started:.0f} s", flush=True)
+    return results
 
-    for (trainer, beta, what), in_bf16 in itertools.product(TRL_RUNS, (False, True) if bf16 else (False,)):
-        seconds = trl_seconds(model_path, steps, warmup, trainer, beta, in_bf16)
-        completions = next(iter(ours.values()))["completions"]
-        print(f"TRL {what}{', bf16' if in_bf16 else ''}: {seconds:.3f} s a step, "
-              f"{completions / seconds:.1f} completions/s")
-        for name, run in ours.items():
-            mine = run["completions"] / run["step"]
-            print(f"  ours ({name}): {run['step']:.3f} s a step, {mine:.1f} completions/s = "
-                  f"{mine / (completions / seconds):.2f}x")
+
+def mean_of(runs: list[dict]) -> dict:
+    return {key: statistics.mean(run[key] for run in runs) for key in runs[0]}
+
+
+def compare_trl(ours: dict[str, list[dict]], trl: dict[str, list[float]]) -> None:
+    """Our completions/s against each TRL trainer's, per round and from the means of the rounds' seconds."""
+    rounds = len(next(iter(trl.values())))
+    print(f"\n| ours / TRL at equal completions | {' | '.join(f'round {r + 1}' for r in range(rounds))} | "
+          "from the rounds' mean seconds |")
+    print(f"|---|{'---|' * rounds}---|")
+    for (trl_name, trl_runs), (name, runs) in itertools.product(trl.items(), ours.items()):
+        per_round = [seconds / run["step"] for seconds, run in zip(trl_runs, runs)]
+        overall = statistics.mean(trl_runs) / statistics.mean(run["step"] for run in runs)
+        print(f"| ours ({name}) / {trl_name} | {' | '.join(f'{r:.2f}x' for r in per_round)} | {overall:.2f}x |")
+    for trl_name, seconds in trl.items():
+        print(f"{trl_name}: {', '.join(f'{s:.3f}' for s in seconds)} s a step")
 
 
 def micro_batch_comparison(size: str, cache_dir: str, repeats: int, prompt_tokens: tuple[int, int]) -> None:
@@ -180,6 +200,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="timed steps of our run (after the warm-up)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each floor (after one warm-up)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="run every measurement this many times, odd rounds in reverse order (a drift of the host's "
+                             "pace cancels out of the ratios over two rounds)")
     parser.add_argument("--staleness", type=int, nargs="*", default=[1],
                         help="also run ours with these train.max_staleness values (generation overlapped)")
     parser.add_argument("--variants", nargs="*", default=[],
@@ -204,28 +227,62 @@ def main() -> None:
             micro_batch_comparison(size, cache_dir, args.repeats, tuple(args.prompt_tokens))
         return
     for size in args.sizes:
-        with tempfile.TemporaryDirectory() as folder:
-            out = Path(folder) / "run"
-            started = time.perf_counter()
-            ours = run_ours(size, args.steps, args.warmup, out, cache_dir)
-            floor = floors(model_path_of(out), step_samples(out, args.warmup + 1), args.repeats)
-            report(size, ours, floor)
-            variants = {"default": ours}
-            for index, variant in enumerate(args.variants):
-                variants[variant] = run_ours(size, args.steps, args.warmup, Path(folder) / f"v{index}", cache_dir,
-                                             overrides=tuple(variant.split()))
-                print(f"ours with {variant}: " + ", ".join(f"{p} {variants[variant][p]:.3f}" for p in (*PHASES, "step")))
-            if args.trl and importlib.util.find_spec("trl") is None:
-                print("TRL is not installed (pip install -e .[bench]): no comparison with TRL")
-            elif args.trl:
-                compare_trl(model_path_of(out), variants, args.steps, args.warmup, args.trl_bf16)
-            for staleness in args.staleness:
-                overlapped = run_ours(size, args.steps, args.warmup, Path(folder) / f"k{staleness}", cache_dir, staleness)
-                print(f"train.max_staleness={staleness}: {overlapped['step']:.3f} s a step, "
-                      f"{overlapped['completions'] / overlapped['step']:.1f} completions/s "
-                      f"({ours['step'] / overlapped['step']:.2f}x the synchronous loop's); waiting for generation "
-                      f"{overlapped['generate']:.3f} s a step (synchronous: {ours['generate']:.3f})")
-            print(f"({time.perf_counter() - started:.0f} s for this size)")
+        measure(size, args, cache_dir)
+
+
+def measure(size: str, args: argparse.Namespace, cache_dir: str) -> None:
+    """Our run with each variant and staleness, the floors and TRL's trainers, interleaved over --rounds."""
+    with_trl = args.trl and importlib.util.find_spec("trl") is not None
+    if args.trl and not with_trl:
+        print("TRL is not installed (pip install -e .[bench]): no comparison with TRL")
+    with tempfile.TemporaryDirectory() as folder:
+        runs = 0
+        first = Path(folder) / "run-0"  # the floors take the tokens and the model of the first run
+
+        def ours(overrides: tuple[str, ...]) -> Callable[[], dict]:
+            def run() -> dict:
+                nonlocal runs
+                out = first if runs == 0 else Path(folder) / f"run-{runs}"
+                runs += 1
+                return run_ours(size, args.steps, args.warmup, out, cache_dir, overrides)
+
+            return run
+
+        jobs = [("default", ours(()))]
+        jobs += [(f"train.max_staleness={k}", ours((f"train.max_staleness={k}",))) for k in args.staleness]
+        jobs += [(variant, ours(tuple(variant.split()))) for variant in args.variants]
+        jobs.append(("floors", lambda: floors(model_path_of(first), step_samples(first, args.warmup + 1), args.repeats)))
+        trl_names = []
+        for (trainer, beta, what), in_bf16 in itertools.product(TRL_RUNS, (False, True) if args.trl_bf16 else (False,)):
+            if with_trl:
+                trl_names.append(f"TRL {what}{', bf16' if in_bf16 else ''}")
+                jobs.append((trl_names[-1], lambda t=trainer, b=beta, bf=in_bf16: trl_job(first, args, t, b, bf)))
+        started = time.perf_counter()
+        results = interleaved(jobs, args.rounds)
+        default = results["default"]
+        report(size, mean_of(default), mean_of(results["floors"]))
+        for index, (run, floor) in enumerate(zip(default, results["floors"])):
+            print(f"round {index + 1}: " + ", ".join(f"{p} {run[p]:.3f} s ({run[p] / floor[p]:.2f}x)" for p in FLOORED)
+                  + f", step {run['step']:.3f} s ({run['step'] / sum(floor[p] for p in FLOORED):.2f}x the sum of the floors)")
+        for k in args.staleness:
+            overlapped = results[f"train.max_staleness={k}"]
+            print(f"train.max_staleness={k}: " + ", ".join(
+                f"{run['step']:.3f} s a step ({sync['step'] / run['step']:.2f}x the synchronous loop's; waiting for "
+                f"generation {run['generate']:.3f} s, synchronous {sync['generate']:.3f})"
+                for run, sync in zip(overlapped, default)))
+        for variant in args.variants:
+            for run in results[variant]:
+                print(f"ours with {variant}: " + ", ".join(f"{p} {run[p]:.3f}" for p in (*PHASES, "step")))
+        if trl_names:
+            compare_trl({name: results[name] for name in ("default", *args.variants)},
+                        {name: results[name] for name in trl_names})
+        print(f"({time.perf_counter() - started:.0f} s for this size)")
+
+
+def trl_job(first_run: Path, args: argparse.Namespace, trainer: str, beta: float, bf16: bool) -> float:
+    from bench.trl_baseline import trl_seconds
+
+    return trl_seconds(model_path_of(first_run), args.steps, args.warmup, trainer, beta, bf16)
 
 
 if __name__ == "__main__":

@@ -74,8 +74,19 @@ def make_micro_batch(batch: LearnerBatch, units: list[list[int]], pad_token_id: 
 
 
 def zero_loss(engine) -> torch.Tensor:
-    """A loss of exactly 0 that still reaches every parameter (keeps DeepSpeed's accumulation count)."""
+    """A loss of exactly 0 that still reaches every parameter (keeps DeepSpeed's accumulation count), with zero
+    gradients even where the weights are not finite."""
     return sum(p.sum() for p in engine.module.parameters()) * 0.0
+
+
+def idle_loss(forward: Callable[[TokenBatch], torch.Tensor], device: torch.device) -> torch.Tensor:
+    """A loss of exactly 0 for a micro-batch with no samples (a rank given fewer than the others, or none), from a
+    forward pass over a two-token row: ZeRO-3 gathers each layer's parameters in the forward and reduces their
+    gradients in the backward, collectively with the other ranks, which would wait forever for a rank that skipped
+    the model."""
+    tokens = torch.zeros(1, 2, dtype=torch.long, device=device)
+    row = TokenBatch(tokens, torch.ones_like(tokens), torch.zeros(1, 1, device=device))
+    return forward(row).float().sum() * 0.0
 
 
 class Objective(Protocol):

@@ -10,7 +10,7 @@ import torch
 from core.records import UpdateStats
 from learner.batch import pack_by_tokens
 from learner.logprobs import token_logprobs
-from learner.objectives import LearnerBatch, Objective, make_micro_batch, zero_loss
+from learner.objectives import LearnerBatch, Objective, idle_loss, make_micro_batch, zero_loss
 from learner.shared_prompts import merge_by_prompt
 
 if TYPE_CHECKING:
@@ -37,15 +37,16 @@ class OneUpdate:
         for index, chunk in enumerate(chunks):
             # the optimizer steps after the last micro-batch, however many there are (token budgets vary it)
             engine.set_gradient_accumulation_boundary(index == len(chunks) - 1)
-            if chunk:
+            if not chunk:  # keeps DeepSpeed's accumulation count, and this rank in ZeRO-3's collectives
+                loss = idle_loss(lambda row: token_logprobs(engine, row, learner.compute_dtype), engine.device)
+            else:
                 micro = make_micro_batch(batch, chunk, learner.pad_token_id, learner.share_prompts).to(engine.device)
                 loss, part_stats = objective.loss(token_logprobs(engine, micro.tokens, learner.compute_dtype), micro, count)
                 for key, value in part_stats.items():
                     stats[key].append(value)
-            if not chunk or not torch.isfinite(loss):
-                # An empty chunk keeps DeepSpeed's accumulation count fixed. A non-finite loss comes only from
-                # the weights (inputs were checked): back-propagate zeros so the optimizer state stays finite.
-                nonfinite += bool(chunk)
+            if not torch.isfinite(loss):
+                # only from the weights (inputs were checked): back-propagate zeros so the optimizer state stays finite
+                nonfinite += 1
                 loss = zero_loss(engine)
             # the loss is already divided by the whole step's count; DeepSpeed averages the ranks' gradients
             engine.backward(loss * learner.world_size, scale_wrt_gas=False)

@@ -20,10 +20,10 @@ import torch
 from core.config import AlgorithmConfig, LearnerConfig
 from core.records import UpdateStats
 from learner.algorithms.base import Algorithm
-from learner.batch import at_response_positions, collate
+from learner.batch import TokenBatch, at_response_positions, collate
 from learner.critic import build_critic_engine
 from learner.logprobs import token_logprobs
-from learner.objectives import LearnerBatch, zero_loss
+from learner.objectives import LearnerBatch, idle_loss
 from learner.policy_gradient import (
     gae,
     kl_estimate,
@@ -87,16 +87,18 @@ class PPOTrainer:
             order = torch.randperm(len(tokens), generator=self.generator)
             for minibatch in torch.tensor_split(order, cfg.ppo_minibatches):
                 num_tokens = int(mask[minibatch].sum().clamp(min=1))  # the whole minibatch's, on every rank
-                micro_rows = list(torch.split(minibatch[self.rank :: self.world_size], self.micro_batch_size))
+                mine = minibatch[self.rank :: self.world_size]  # none when the minibatch has fewer rows than ranks
+                micro_rows = list(torch.split(mine, self.micro_batch_size)) if len(mine) else []
                 if len(micro_rows) > self.accumulation_steps:
                     raise ValueError(f"a PPO minibatch of {len(minibatch)} sequences needs {len(micro_rows)} micro-batches, "
                                      f"more than the {self.accumulation_steps} the learner was built for")
                 for rows in micro_rows + [None] * (self.accumulation_steps - len(micro_rows)):
                     if rows is None:
-                        self._apply(zero_loss(self.policy), zero_loss(self.critic))
+                        device = self.policy.device  # an idle forward keeps this rank in ZeRO-3's collectives
+                        self._apply(idle_loss(self._policy_logprobs, device), idle_loss(self.critic, device))
                         continue
                     part = tokens.select(rows)
-                    logprobs = token_logprobs(self.policy, part, self.compute_dtype)
+                    logprobs = self._policy_logprobs(part)
                     policy_loss, clipped = ppo_policy_loss(logprobs, old_logprobs[rows], advantages[rows], mask[rows],
                                                            cfg.clip_eps, num_tokens, weights[rows])
                     value_loss = ppo_value_loss(self.critic(part), old_values[rows], returns[rows], mask[rows],
@@ -124,6 +126,9 @@ class PPOTrainer:
             logprobs.append(token_logprobs(self.policy.module, part, self.compute_dtype))
             values.append(self.critic.module(part))
         return torch.cat(logprobs), torch.cat(values) * tokens.response_mask
+
+    def _policy_logprobs(self, part: TokenBatch) -> torch.Tensor:
+        return token_logprobs(self.policy, part, self.compute_dtype)
 
     def _apply(self, policy_loss: torch.Tensor, value_loss: torch.Tensor) -> None:
         for engine, loss in ((self.policy, policy_loss), (self.critic, value_loss)):

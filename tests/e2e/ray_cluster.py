@@ -23,11 +23,16 @@ def ray_start(env: dict[str, str], *args: str) -> None:
 
 
 def stop_cluster(temp_dir: str) -> None:
-    """Kill the processes of the cluster whose --temp-dir this is and their children (its workers and agents;
-    its client server ends by itself within a minute of its GCS)."""
+    """Kill the processes of the cluster whose --temp-dir this is and their children (its workers and agents),
+    and its client server, whose command line names the GCS's port but not the temp dir (left alone, it lived on
+    for minutes after its GCS)."""
     named = [p for p in psutil.process_iter(["cmdline"])
              if temp_dir in " ".join(p.info["cmdline"] or []) and p.pid != os.getpid()]
-    mine = {child for p in named for child in _children(p)} | set(named)
+    ports = {arg.split("=", 1)[1] for p in named for arg in p.info["cmdline"] or [] if arg.startswith("--gcs_server_port=")}
+    client_servers = [p for p in psutil.process_iter(["cmdline"])
+                      if "ray.util.client.server" in (p.info["cmdline"] or [])
+                      and any(arg.startswith("--address=") and arg.rsplit(":", 1)[-1] in ports for arg in p.info["cmdline"])]
+    mine = {child for p in named for child in _children(p)} | set(named) | set(client_servers)
     for process in mine:
         try:
             process.kill()
