@@ -62,7 +62,8 @@ def main() -> None:
     parser.add_argument("--full-lr", type=float, default=1e-3)
     parser.add_argument("--lora-lr", type=float, default=1e-2)
     args = parser.parse_args()
-    cache_dir = tempfile.mkdtemp(prefix="bench-models-")
+    models = tempfile.TemporaryDirectory(prefix="bench-models-")  # removed when the benchmark ends
+    cache_dir = models.name
     variants = [] if args.no_full else [("full", 0, args.full_lr, "adapter")]
     variants += [(f"lora r{r}", r, args.lora_lr, "adapter") for r in args.ranks]
     variants += [(f"lora r{r} merged", r, args.lora_lr, "merged") for r in args.merged_ranks]

@@ -218,16 +218,15 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, nargs=2, default=[8, 40], metavar=("LOW", "HIGH"),
                         help="with --micro-batches: the synthetic prompts' lengths")
     args = parser.parse_args()
-    cache_dir = tempfile.mkdtemp(prefix="bench-models-")
     from core.device import cpu_description
 
     print(cpu_description())
-    if args.micro_batches:
+    with tempfile.TemporaryDirectory(prefix="bench-models-") as cache_dir:  # the models built for this run
         for size in args.sizes:
-            micro_batch_comparison(size, cache_dir, args.repeats, tuple(args.prompt_tokens))
-        return
-    for size in args.sizes:
-        measure(size, args, cache_dir)
+            if args.micro_batches:
+                micro_batch_comparison(size, cache_dir, args.repeats, tuple(args.prompt_tokens))
+            else:
+                measure(size, args, cache_dir)
 
 
 def measure(size: str, args: argparse.Namespace, cache_dir: str) -> None:

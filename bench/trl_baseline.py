@@ -49,7 +49,8 @@ def step_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float,
         def on_step_end(self, args, state, control, **kwargs):
             ends.append(time.perf_counter())
 
-    common = {"output_dir": tempfile.mkdtemp(prefix=f"trl-{trainer}-"), "gradient_accumulation_steps": 4,
+    output = tempfile.TemporaryDirectory(prefix=f"trl-{trainer}-")  # it saves nothing (save_strategy no)
+    common = {"output_dir": output.name, "gradient_accumulation_steps": 4,
               "max_steps": steps + warmup, "learning_rate": 1e-5, "use_cpu": True, "bf16": bf16, "report_to": "none",
               "logging_steps": 10**6, "save_strategy": "no", "temperature": 1.0}
     if trainer == "grpo":

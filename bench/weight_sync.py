@@ -92,7 +92,8 @@ def main() -> None:
 
     from core.device import cpu_description
 
-    cache_dir = tempfile.mkdtemp(prefix="bench-models-")
+    models = tempfile.TemporaryDirectory(prefix="bench-models-")  # removed when the benchmark ends
+    cache_dir = models.name
     ray.init(address="local", include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     rows = [(transport, push_seconds(m, args.repeats, args.bucket_mb, cache_dir, transport))
