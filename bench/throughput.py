@@ -231,51 +231,52 @@ def main() -> None:
 
 def measure(size: str, args: argparse.Namespace, cache_dir: str) -> None:
     """Our run with each variant and staleness, the floors and TRL's trainers, interleaved over --rounds."""
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        results = interleaved(round_jobs(size, args, cache_dir, Path(folder)), args.rounds)
+        report_rounds(size, args, results)
+        print(f"({time.perf_counter() - started:.0f} s for this size)")
+
+
+def round_jobs(size: str, args: argparse.Namespace, cache_dir: str, folder: Path) -> list[tuple[str, Callable]]:
+    """One round's measurements by name: ours (default first: the floors take the tokens and the model of its
+    first run), with each staleness and variant, the floors, TRL's trainers when it is installed."""
     with_trl = args.trl and importlib.util.find_spec("trl") is not None
     if args.trl and not with_trl:
         print("TRL is not installed (pip install -e .[bench]): no comparison with TRL")
-    with tempfile.TemporaryDirectory() as folder:
-        runs = 0
-        first = Path(folder) / "run-0"  # the floors take the tokens and the model of the first run
+    first, runs = folder / "run-0", itertools.count()
 
-        def ours(overrides: tuple[str, ...]) -> Callable[[], dict]:
-            def run() -> dict:
-                nonlocal runs
-                out = first if runs == 0 else Path(folder) / f"run-{runs}"
-                runs += 1
-                return run_ours(size, args.steps, args.warmup, out, cache_dir, overrides)
+    def ours(overrides: tuple[str, ...]) -> Callable[[], dict]:
+        return lambda: run_ours(size, args.steps, args.warmup, folder / f"run-{next(runs)}", cache_dir, overrides)
 
-            return run
+    jobs = [("default", ours(()))]
+    jobs += [(f"train.max_staleness={k}", ours((f"train.max_staleness={k}",))) for k in args.staleness]
+    jobs += [(variant, ours(tuple(variant.split()))) for variant in args.variants]
+    jobs.append(("floors", lambda: floors(model_path_of(first), step_samples(first, args.warmup + 1), args.repeats)))
+    trl_runs = itertools.product(TRL_RUNS, (False, True) if args.trl_bf16 else (False,)) if with_trl else ()
+    for (trainer, beta, what), in_bf16 in trl_runs:
+        jobs.append((f"TRL {what}{', bf16' if in_bf16 else ''}",
+                     lambda t=trainer, b=beta, bf=in_bf16: trl_job(first, args, t, b, bf)))
+    return jobs
 
-        jobs = [("default", ours(()))]
-        jobs += [(f"train.max_staleness={k}", ours((f"train.max_staleness={k}",))) for k in args.staleness]
-        jobs += [(variant, ours(tuple(variant.split()))) for variant in args.variants]
-        jobs.append(("floors", lambda: floors(model_path_of(first), step_samples(first, args.warmup + 1), args.repeats)))
-        trl_names = []
-        for (trainer, beta, what), in_bf16 in itertools.product(TRL_RUNS, (False, True) if args.trl_bf16 else (False,)):
-            if with_trl:
-                trl_names.append(f"TRL {what}{', bf16' if in_bf16 else ''}")
-                jobs.append((trl_names[-1], lambda t=trainer, b=beta, bf=in_bf16: trl_job(first, args, t, b, bf)))
-        started = time.perf_counter()
-        results = interleaved(jobs, args.rounds)
-        default = results["default"]
-        report(size, mean_of(default), mean_of(results["floors"]))
-        for index, (run, floor) in enumerate(zip(default, results["floors"])):
-            print(f"round {index + 1}: " + ", ".join(f"{p} {run[p]:.3f} s ({run[p] / floor[p]:.2f}x)" for p in FLOORED)
-                  + f", step {run['step']:.3f} s ({run['step'] / sum(floor[p] for p in FLOORED):.2f}x the sum of the floors)")
-        for k in args.staleness:
-            overlapped = results[f"train.max_staleness={k}"]
-            print(f"train.max_staleness={k}: " + ", ".join(
-                f"{run['step']:.3f} s a step ({sync['step'] / run['step']:.2f}x the synchronous loop's; waiting for "
-                f"generation {run['generate']:.3f} s, synchronous {sync['generate']:.3f})"
-                for run, sync in zip(overlapped, default)))
-        for variant in args.variants:
-            for run in results[variant]:
-                print(f"ours with {variant}: " + ", ".join(f"{p} {run[p]:.3f}" for p in (*PHASES, "step")))
-        if trl_names:
-            compare_trl({name: results[name] for name in ("default", *args.variants)},
-                        {name: results[name] for name in trl_names})
-        print(f"({time.perf_counter() - started:.0f} s for this size)")
+
+def report_rounds(size: str, args: argparse.Namespace, results: dict[str, list]) -> None:
+    default = results["default"]
+    report(size, mean_of(default), mean_of(results["floors"]))
+    for index, (run, floor) in enumerate(zip(default, results["floors"])):
+        print(f"round {index + 1}: " + ", ".join(f"{p} {run[p]:.3f} s ({run[p] / floor[p]:.2f}x)" for p in FLOORED)
+              + f", step {run['step']:.3f} s ({run['step'] / sum(floor[p] for p in FLOORED):.2f}x the sum of the floors)")
+    for k in args.staleness:
+        print(f"train.max_staleness={k}: " + ", ".join(
+            f"{run['step']:.3f} s a step ({sync['step'] / run['step']:.2f}x the synchronous loop's; waiting for "
+            f"generation {run['generate']:.3f} s, synchronous {sync['generate']:.3f})"
+            for run, sync in zip(results[f"train.max_staleness={k}"], default)))
+    for variant in args.variants:
+        for run in results[variant]:
+            print(f"ours with {variant}: " + ", ".join(f"{p} {run[p]:.3f}" for p in (*PHASES, "step")))
+    trl = {name: runs for name, runs in results.items() if name.startswith("TRL ")}
+    if trl:
+        compare_trl({name: results[name] for name in ("default", *args.variants)}, trl)
 
 
 def trl_job(first_run: Path, args: argparse.Namespace, trainer: str, beta: float, bf16: bool) -> float:
