@@ -24,7 +24,7 @@ from core.config import ConfigError, RunConfig, load_config
 from core.console import configure_driver
 from core.data import DataError
 from core.model_folder import check_model_folder
-from core.placement import build_plan
+from core.placement import build_plan, overlap_shares_cores
 from core.versions import check_versions
 from loop.run_folder import finished_run, lock_run_folder
 from loop.trackers import Tracker, check_trackers_installed, finish_trackers, open_trackers
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         _check_reward_source(cfg)
         _warn_emulated_bfloat16(cfg)
         build_plan(cfg)  # the placement's own rules (the cluster it must fit is known once Ray is joined)
+        if shared := overlap_shares_cores(cfg):
+            log.warning(shared)
         if cfg.learner.merging != "none":
             cfg.learner.merge_base_path = _merge_base_path(cfg)
         model_path = _model_path(cfg)
@@ -152,6 +154,8 @@ def _dry_run(cfg: RunConfig) -> int:
     c = cfg.cluster
     cluster = f"{c.nodes} node(s) x {c.gpus_per_node} GPUs" + (f" x {c.cpus_per_node} CPUs" if c.cpus_per_node else "")
     print(describe(plan))
+    if shared := overlap_shares_cores(cfg):
+        print(f"warning: {shared}")
     ranks = len(plan.slots("learner"))
     auto = " (learner.zero_stage auto)" if cfg.learner.zero_stage == "auto" else ""  # the rule: zero_stage_for
     print(f"learner: {ranks} rank(s), DeepSpeed ZeRO stage {cfg.learner.zero_stage_for(ranks)}{auto}")

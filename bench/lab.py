@@ -13,6 +13,10 @@ TABLE:
   judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
   lora          Task A: full fine-tuning against LoRA rank 8 (two learning rates), the same 60 steps
   bf16          Task A: float32 against bfloat16 compute (learner.compute_dtype, model.dtype), the same 60 steps
+  staleness     Task A: the synchronous loop against generation overlapped with learning (train.max_staleness 1),
+                both floating over the cores or each given one (-split), at an equal wall-clock budget
+  staleness-steps  the same rows at the same 60 steps (what one-step-stale samples do to learning, as where
+                generation has devices of its own)
 
 A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
 summary.json), so a table is re-runnable row by row. The seed changes the prompt order and sampling, not
@@ -47,6 +51,9 @@ PAFT_DENSITY = 0.2  # the share of the SFT delta (lab model - base) the TIES mer
 PAFT_L1 = 0.3  # paft-l1: the lab model warm-started with PAFT's L1 penalty (model.tiny.sft_l1), a sparse delta
 RUN_TIMEOUT_S = 3600  # one lab run takes 2-4 minutes here; a hung one fails the table instead of waiting forever
 LORA_R8 = ["model.lora.enabled=true", "model.lora.rank=8", "model.lora.alpha=16", "model.lora.serve=merged"]
+# overlapped, the rollout engine and the learner each on a core of their own, or both floating over every core
+STALENESS = {"synchronous": [], "max-staleness-1": ["train.max_staleness=1"],
+             "max-staleness-1-split": ["train.max_staleness=1", "cluster.rollout.cpus=1", "cluster.learner.cpus=1"]}
 TASK_B_SLOW = ["learner.lr=3e-4", "algorithm.beta=0.05", "train.steps_per_iteration=10"]
 
 
@@ -83,6 +90,9 @@ TABLES = {
     "bf16": Table("task_a", {
         "float32": [], "bfloat16": ["learner.compute_dtype=bfloat16", "model.dtype=bfloat16"],
     }, ["train.iterations=3", "train.steps_per_iteration=20"]),
+    # does the asynchronous loop learn as well: held-out gold after the same training seconds, and the same steps
+    "staleness": Table("task_a", STALENESS, ["train.steps_per_iteration=10"], budget=60.0),
+    "staleness-steps": Table("task_a", STALENESS, ["train.iterations=3", "train.steps_per_iteration=20"]),
     "judges": Table("task_b", {
         "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],
         "llm-judge": ["reward.kind=llm_judge", "reward.judge.mode=direct"],

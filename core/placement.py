@@ -180,6 +180,23 @@ def declared_nodes(cfg: RunConfig) -> list[Node]:
     return [Node(f"node{i}", cpus, float(c.gpus_per_node), {p: 1.0 for p in pins}) for i in range(c.nodes)]
 
 
+def overlap_shares_cores(cfg: RunConfig) -> str | None:
+    """What to tell a user whose overlapped generation (train.max_staleness) will compete for the same CPU cores
+    as the learner, or None. An actor that reserves no CPU computes on every core of its node
+    (actors/placement.compute_threads), which suits phases that take turns; overlapped, the rollout engine's
+    and the learner's threads then outnumber the cores and each waits on the other's (README: asynchronous
+    generation)."""
+    c = cfg.cluster
+    on_cpus = not (c.rollout.gpus or c.learner.gpus)
+    if cfg.train.max_staleness < 1 or not on_cpus or (c.rollout.cpus and c.learner.cpus):
+        return None
+    return (f"train.max_staleness {cfg.train.max_staleness} overlaps generation with learning, but "
+            f"cluster.rollout.cpus is {c.rollout.cpus:g} and cluster.learner.cpus {c.learner.cpus:g}: an actor that "
+            "reserves no CPU computes on every core of its machine, so the engine and the learner slow each other "
+            "down (a 2-core machine ran a third of the synchronous loop's steps). Give each its share of the cores, "
+            "e.g. cluster.rollout.cpus=1 cluster.learner.cpus=1 on 2 cores.")
+
+
 def describe(plan: Plan) -> str:
     lines = ["placement groups:"]
     for g in plan.groups:

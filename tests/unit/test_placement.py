@@ -8,7 +8,7 @@ import pytest
 from actors.placement import WORKER_SLEEPS, actor_options, vllm_cpu_binding
 from actors.rollout_pool import contiguous_shards
 from core.config import ConfigError, load_config
-from core.placement import Node, build_plan, check_fits, declared_nodes
+from core.placement import Node, build_plan, check_fits, declared_nodes, overlap_shares_cores
 
 ROOT = Path(__file__).resolve().parents[2]
 GPU_CONFIGS = sorted((ROOT / "configs" / "gpu").glob("*.yaml"))
@@ -44,6 +44,22 @@ def test_floating_cpu_actors_compute_on_the_whole_node():
     assert {role: e["OMP_NUM_THREADS"] for role, e in env.items()} == dict.fromkeys(env, "2")
     reserving = dataclasses.replace(plan.slots("learner")[0], cpus=1.0)
     assert actor_options(reserving, {}, 2.0, verbose=False)["runtime_env"]["env_vars"]["OMP_NUM_THREADS"] == "1"
+
+
+@pytest.mark.parametrize(("overrides", "warned"), [
+    ([], False),
+    (["train.max_staleness=1"], True),
+    (["train.max_staleness=1", "cluster.rollout.cpus=1"], True),  # the learner still computes on every core
+    (["train.max_staleness=1", "cluster.rollout.cpus=1", "cluster.learner.cpus=1"], False),
+    (["train.max_staleness=1", "cluster.rollout.gpus=1", "cluster.learner.gpus=1"], False),
+])
+def test_overlapped_generation_on_shared_cores_is_warned_of(overrides, warned):
+    """Overlapped, an engine and a learner that reserve no CPUs both compute on every core (README: asynchronous
+    generation): a third of the synchronous loop's steps on 2 cores."""
+    message = overlap_shares_cores(_cfg(*overrides))
+    assert (message is not None) == warned
+    if warned:
+        assert "cluster.learner.cpus 0" in message and "cluster.rollout.cpus=1 cluster.learner.cpus=1" in message
 
 
 def test_vllm_binds_every_core_for_a_model_large_enough_when_it_reserves_none():
