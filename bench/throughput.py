@@ -2,7 +2,7 @@
 and vLLM take for the same model and the same tokens.
 
     python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2] [--variants "key=value ..."]
-                               [--no-trl | --trl-bf16]
+                               [--no-trl | --trl-bf16] [--trl-no-checkpointing]
 
 For each model size, in one run on an idle machine:
 1. ours: the default job (online UNA, 16 prompts x 4 samples of up to 32 tokens a step) through launch.py
@@ -21,7 +21,9 @@ mean sits at the same point in time. Tables use the means over the rounds; ratio
 
 When TRL is installed (`pip install -e .[bench]`), TRL's GRPO on the same model, prompts, reward and batch
 (bench/trl_baseline.py), with its default beta 0 (no reference model) and with beta 0.04 (a reference
-model: the same work as ours), and its online DPO (bench/trl_baseline.py), completions/s against ours.
+model: the same work as ours), and its online DPO (bench/trl_baseline.py), completions/s against ours. TRL's
+trainers run with its defaults but bf16 off (--trl-bf16: with it too); its default gradient checkpointing costs
+it a second forward pass per micro-batch (--trl-no-checkpointing: without it).
 """
 
 from __future__ import annotations
@@ -212,6 +214,9 @@ def main() -> None:
                         help="compare with TRL when it is installed (--no-trl: skip; its online DPO takes minutes)")
     parser.add_argument("--trl-bf16", action="store_true",
                         help="also run TRL with its bf16 setting (autocast; pays on a CPU with AVX512-BF16 or AMX)")
+    parser.add_argument("--trl-no-checkpointing", action="store_true",
+                        help="run TRL without gradient checkpointing (on in TRL's configs by default: every layer's "
+                             "forward computed again in the backward pass)")
     parser.add_argument("--micro-batches", action="store_true",
                         help="only compare fixed and token-budget micro-batches, and shared-prompt rows, in this process "
                              "(synthetic samples)")
@@ -254,8 +259,9 @@ def round_jobs(size: str, args: argparse.Namespace, cache_dir: str, folder: Path
     jobs += [(variant, ours(tuple(variant.split()))) for variant in args.variants]
     jobs.append(("floors", lambda: floors(model_path_of(first), step_samples(first, args.warmup + 1), args.repeats)))
     trl_runs = itertools.product(TRL_RUNS, (False, True) if args.trl_bf16 else (False,)) if with_trl else ()
+    settings = ", no checkpointing" if args.trl_no_checkpointing else ""
     for (trainer, beta, what), in_bf16 in trl_runs:
-        jobs.append((f"TRL {what}{', bf16' if in_bf16 else ''}",
+        jobs.append((f"TRL {what}{', bf16' if in_bf16 else ''}{settings}",
                      lambda t=trainer, b=beta, bf=in_bf16: trl_job(first, args, t, b, bf)))
     return jobs
 
@@ -282,7 +288,8 @@ def report_rounds(size: str, args: argparse.Namespace, results: dict[str, list])
 def trl_job(first_run: Path, args: argparse.Namespace, trainer: str, beta: float, bf16: bool) -> float:
     from bench.trl_baseline import trl_seconds
 
-    return trl_seconds(model_path_of(first_run), args.steps, args.warmup, trainer, beta, bf16)
+    return trl_seconds(model_path_of(first_run), args.steps, args.warmup, trainer, beta, bf16,
+                       gradient_checkpointing=not args.trl_no_checkpointing)
 
 
 if __name__ == "__main__":

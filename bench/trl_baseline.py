@@ -6,12 +6,15 @@ TRL is an optional extra of the benchmark only (`pip install -e .[bench]`); it r
     python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "beta": 0.04}'
     python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "trainer": "online_dpo"}'
     python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "beta": 0.04, "bf16": true}'
+    python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "beta": 0.04, "gradient_checkpointing": false}'
 
 One optimizer step = 64 completions of at most 32 tokens, transformers' generate, fp32 on the CPU (or, with
 "bf16", TRL's own bf16 setting: autocast over its forward and backward passes, generation in fp32); GRPO:
 16 prompts x 4 (per-device batch 16, 4 accumulation steps, one generation per step); online DPO: 32 prompts
 x its 2 (per-device batch 8 prompts, 4 accumulation steps, its reference model, beta 0.1). Reward: the share
-of the letter "o" (our toy reward). Prints the median seconds of a step after the warm-up.
+of the letter "o" (our toy reward). TRL's configs turn gradient checkpointing on by default (each layer's forward
+computed again in the backward pass: memory for compute); "gradient_checkpointing": false turns it off, as a
+user with memory to spare would. Prints the median seconds of a step after the warm-up.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 RESULT = "trl seconds per step: "
 
 
-def step_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float, bf16: bool = False) -> float:
+def step_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float, bf16: bool = False,
+                 gradient_checkpointing: bool = True) -> float:
     from datasets import Dataset
     from transformers import AutoTokenizer, TrainerCallback
 
@@ -52,7 +56,7 @@ def step_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float,
     output = tempfile.TemporaryDirectory(prefix=f"trl-{trainer}-")  # it saves nothing (save_strategy no)
     common = {"output_dir": output.name, "gradient_accumulation_steps": 4,
               "max_steps": steps + warmup, "learning_rate": 1e-5, "use_cpu": True, "bf16": bf16, "report_to": "none",
-              "logging_steps": 10**6, "save_strategy": "no", "temperature": 1.0}
+              "gradient_checkpointing": gradient_checkpointing, "logging_steps": 10**6, "save_strategy": "no", "temperature": 1.0}
     if trainer == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
@@ -70,16 +74,18 @@ def step_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float,
     return statistics.median(b - a for a, b in zip(ends[warmup - 1 :], ends[warmup:]))
 
 
-def trl_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float, bf16: bool = False) -> float:
+def trl_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float, bf16: bool = False,
+                gradient_checkpointing: bool = True) -> float:
     """step_seconds in a process of its own (TRL and accelerate set up their own state)."""
     from bench.floors import run_marked
 
-    job = {"model": model, "steps": steps, "warmup": warmup, "trainer": trainer, "beta": beta, "bf16": bf16}
+    job = {"model": model, "steps": steps, "warmup": warmup, "trainer": trainer, "beta": beta, "bf16": bf16,
+           "gradient_checkpointing": gradient_checkpointing}
     return run_marked("bench.trl_baseline", job, RESULT)
 
 
 if __name__ == "__main__":
     job = json.loads(sys.argv[1])
     seconds = step_seconds(job["model"], job["steps"], job["warmup"], job.get("trainer", "grpo"), job.get("beta", 0.0),
-                           job.get("bf16", False))
+                           job.get("bf16", False), job.get("gradient_checkpointing", True))
     print(f"{RESULT}{seconds}", flush=True)
