@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from learner.batch import TokenBatch
+from learner.optimizer import learner_optimizer
 
 
 class ValueModel(nn.Module):
@@ -32,7 +33,7 @@ def build_critic_engine(model_path: str, lr: float, micro_batch_size: int, accum
     import deepspeed
 
     model = ValueModel(model_path)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    optimizer, grad_clip = learner_optimizer(list(model.parameters()), zero_stage, grad_clip, lr=lr)
     config = {
         "train_micro_batch_size_per_gpu": micro_batch_size,
         "gradient_accumulation_steps": accumulation_steps,
