@@ -23,7 +23,8 @@ When TRL is installed (`pip install -e .[bench]`), TRL's GRPO on the same model,
 (bench/trl_baseline.py), with its default beta 0 (no reference model) and with beta 0.04 (a reference
 model: the same work as ours), and its online DPO (bench/trl_baseline.py), completions/s against ours. TRL's
 trainers run with its defaults but bf16 off (--trl-bf16: with it too); its default gradient checkpointing costs
-it a second forward pass per micro-batch (--trl-no-checkpointing: without it).
+it a second forward pass per micro-batch, and its online DPO the KV cache in generation (--trl-no-checkpointing:
+without it).
 """
 
 from __future__ import annotations

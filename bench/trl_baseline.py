@@ -13,8 +13,9 @@ One optimizer step = 64 completions of at most 32 tokens, transformers' generate
 16 prompts x 4 (per-device batch 16, 4 accumulation steps, one generation per step); online DPO: 32 prompts
 x its 2 (per-device batch 8 prompts, 4 accumulation steps, its reference model, beta 0.1). Reward: the share
 of the letter "o" (our toy reward). TRL's configs turn gradient checkpointing on by default (each layer's forward
-computed again in the backward pass: memory for compute); "gradient_checkpointing": false turns it off, as a
-user with memory to spare would. Prints the median seconds of a step after the warm-up.
+computed again in the backward pass: memory for compute; online DPO then also generates without a KV cache);
+"gradient_checkpointing": false turns it off, as a user with memory to spare would. Prints the median seconds
+of a step after the warm-up.
 """
 
 from __future__ import annotations
