@@ -14,6 +14,7 @@ from core.config import AlgorithmConfig, LearnerConfig, LoraConfig
 from core.memory import ReportsMemory
 from core.records import Sample, UpdateStats
 from learner.algorithms import lookup
+from learner.attention import use_float32_attention
 from learner.logprobs import response_logprobs
 from learner.lora import (
     ADAPTER_FOLDER,
@@ -83,6 +84,8 @@ class PolicyLearner(ReportsMemory):
         self.rank, self.world_size, self.bucket_bytes = rank, world_size, bucket_mb * 2**20
         init_process_group(rank, world_size, master, timeout_s)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+        self.compute_dtype = getattr(torch, learner.compute_dtype)
+        use_float32_attention(model, self.compute_dtype)
         self.lora = lora if lora is not None and lora.enabled else None
         if self.lora:
             model = wrap_with_lora(model, self.lora)  # the base frozen: only the adapter is optimised
@@ -93,7 +96,6 @@ class PolicyLearner(ReportsMemory):
         self.accumulation_steps = math.ceil(per_step / self.micro_batch_size)
         self.max_tokens_per_micro_batch = learner.max_tokens_per_micro_batch
         self.share_prompts = shares_prompts(learner.share_prompts, learner.max_tokens_per_micro_batch, model)
-        self.compute_dtype = getattr(torch, learner.compute_dtype)
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.zero_stage = learner.zero_stage_for(world_size)
         optimizer, grad_clip = learner_optimizer(trainable, self.zero_stage, learner.grad_clip, lr=learner.lr,

@@ -8,6 +8,7 @@ import torch
 from core.device import compute_device
 from core.memory import ReportsMemory
 from core.records import Sample
+from learner.attention import use_float32_attention
 from learner.logprobs import response_logprobs
 from learner.shared_prompts import shares_prompts
 from learner.weights import iter_buckets, serialize_state_dict
@@ -29,6 +30,7 @@ class ReferenceScorer(ReportsMemory):
         self.pad_token_id = self.model.config.pad_token_id or 0
         self.micro_batch_size, self.max_tokens = micro_batch_size, max_tokens_per_micro_batch
         self.compute_dtype = getattr(torch, compute_dtype)
+        use_float32_attention(self.model, self.compute_dtype)
         self.share_prompts = shares_prompts(share_prompts, max_tokens_per_micro_batch, self.model)
         self.version = 0
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from core.records import Sample
+from learner.attention import TAKES_4D_MASK
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ def shares_prompts(wanted: bool, max_tokens: int, model) -> bool:
     if not wanted or max_tokens <= 0:
         return False
     attention = getattr(model.config, "_attn_implementation", None)
-    if attention != "sdpa":
+    if attention not in TAKES_4D_MASK:
         log.warning("learner.share_prompts is on but the model's attention is %s, which takes no custom mask: "
                     "every sample is computed as its own row (set learner.share_prompts: false to silence this)",
                     attention)
-    return attention == "sdpa"
+    return attention in TAKES_4D_MASK
 
 
 def shared_rows(samples: list[Sample], width: int, pad_token_id: int) -> SharedRows:
