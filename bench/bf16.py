@@ -1,5 +1,6 @@
-"""float32 against bfloat16 on this CPU, in one process: a matrix product of the 25M model's MLP shape, and the
-25M model's forward and forward+backward (the learner's and the reference scorer's work) under autocast.
+"""float32 against bfloat16 on this CPU, in one process: a matrix product of the 25M model's MLP shape, the
+25M model's forward and forward+backward (the learner's and the reference scorer's work) under autocast, the
+attention alone, and the forward+backward with the attention in float32 (what the learner runs in bfloat16).
 
     python bench/bf16.py [--repeats 5]
 
@@ -19,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.device import cpu_description  # noqa: E402
+from learner.attention import use_float32_attention  # noqa: E402
 
 
 def median_ms(work, repeats: int) -> float:
@@ -29,6 +31,19 @@ def median_ms(work, repeats: int) -> float:
         work()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
+
+
+def attention_row(repeats: int) -> tuple[str, float, float]:
+    """torch's sdpa forward and backward on shared-prompt rows' shapes (7 rows of 150 tokens, 8 heads of 64, a
+    causal mask): its CPU flash-attention backward is the slow part in bfloat16 (learner/attention.py)."""
+    mask = torch.ones(150, 150, dtype=torch.bool).tril().expand(7, 1, 150, 150)
+
+    def timed(dtype):
+        query, key, value = (torch.randn(7, 8, 150, 64, dtype=dtype, requires_grad=True) for _ in range(3))
+        attend = torch.nn.functional.scaled_dot_product_attention
+        return median_ms(lambda: attend(query, key, value, attn_mask=mask).sum().backward(), repeats)
+
+    return "attention forward+backward, 7 x 150 tokens", timed(torch.float32), timed(torch.bfloat16)
 
 
 def main() -> None:
@@ -59,6 +74,10 @@ def main() -> None:
         rows.append(("25M forward, 64 x 48 tokens", forward, autocast(forward)))
         measured = [(name, median_ms(f32, args.repeats), median_ms(bf16, args.repeats)) for name, f32, bf16 in rows]
     measured.append(("25M forward+backward", median_ms(forward_backward, args.repeats),
+                     median_ms(autocast(forward_backward), args.repeats)))
+    measured.append(attention_row(args.repeats))
+    use_float32_attention(model, torch.bfloat16)  # what the learner does under bfloat16 on a CPU
+    measured.append(("25M forward+backward, attention in float32", measured[-2][1],
                      median_ms(autocast(forward_backward), args.repeats)))
     print(f"{cpu_description()}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, median ms of {args.repeats}\n")
     print("| work | float32 ms | bfloat16 ms | speed-up |")
