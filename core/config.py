@@ -197,7 +197,7 @@ class LearnerConfig:
     micro_batch_size: Annotated[int, AT_LEAST_1] = 16  # sequences per micro-batch when max_tokens_per_micro_batch is 0
     # > 0: micro-batches by tokens instead (sequences of similar length together, rows x longest <= this):
     # the same gradient with less padding (bench/throughput.py). The reference scorer batches the same way;
-    # PPO's minibatches keep micro_batch_size. Activation memory grows with it: lower it for a large model.
+    # PPO's minibatches keep micro_batch_size. Activation memory grows with it: lower it for large models.
     # 4096 holds a 64-sample step of the toy task: in bfloat16 on a CPU one micro-batch took 0.8 s against 1.0 s
     # in three of 1024 tokens (25M; README: throughput); in float32 the two are alike
     max_tokens_per_micro_batch: Annotated[int, AT_LEAST_0] = 4096
