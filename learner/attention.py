@@ -1,13 +1,13 @@
 """The attention kernel of the learner's and the reference scorer's models: float32 attention when
 learner.compute_dtype is bfloat16 on a CPU.
 
-torch 2.13's CPU flash-attention kernel (what transformers' sdpa calls) takes 2-3x longer for its backward pass
-in bfloat16 than in float32: 14.4 ms against 5.7 ms for 7 rows of 150 tokens, 8 heads of 64 (Xeon with AMX; the
-forward is faster in bfloat16, 1.2 ms against 2.1). At 25M parameters that made the
-attention's backward a quarter of the learner's step. So on a CPU under bfloat16 autocast both models use
-`sdpa_float32`: transformers' sdpa with query, key and value cast to float32 and autocast off inside, so the
-attention's products and softmax run in float32 (more exact, too) and every other matrix product in bfloat16.
-Both models, so that a policy equal to its reference scores each token alike. GPUs keep sdpa.
+torch 2.13's CPU flash-attention kernel (what transformers' sdpa calls) is slower in bfloat16 than in float32
+once its backward pass runs: forward and backward over 7 rows of 150 tokens, 8 heads of 64, 15.0 ms against 7.3
+(`python bench/bf16.py`, Xeon with AMX), though the forward alone is faster in bfloat16 (1.2 ms against 2.1). At
+25M parameters that backward was a quarter of the bfloat16 learner's step. So on a CPU under bfloat16 autocast
+both models use `sdpa_float32`: transformers' sdpa with query, key and value cast to float32 and autocast off
+inside, so the attention's products and softmax run in float32 (more exact, too) and every other matrix product in
+bfloat16. Both models, so that a policy equal to its reference scores each token alike. GPUs keep sdpa.
 """
 
 from __future__ import annotations
