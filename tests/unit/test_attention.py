@@ -51,3 +51,19 @@ def test_a_bfloat16_model_on_the_cpu_attends_in_float32_and_keeps_shared_prompt_
     for got, expected in zip(unpad_response(logprobs.detach(), batch), want):
         assert got == pytest.approx(expected, abs=0.05)
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
+
+
+def test_the_learner_and_its_reference_both_attend_in_float32_and_score_alike(tiny_model_path):
+    from core.config import AlgorithmConfig, LearnerConfig
+    from learner.engine import PolicyLearner
+    from learner.reference import ReferenceScorer
+
+    config = LearnerConfig(compute_dtype="bfloat16")
+    learner = PolicyLearner(tiny_model_path, config, AlgorithmConfig(), 8, seed=0)
+    reference = ReferenceScorer(tiny_model_path, config.micro_batch_size, config.max_tokens_per_micro_batch,
+                                config.share_prompts, compute_dtype="bfloat16")
+    assert learner.engine.module.config._attn_implementation == FLOAT32_SDPA
+    assert reference.model.config._attn_implementation == FLOAT32_SDPA
+    samples = [_sample([10, 11, 12], [13, 14, 15, 16]), _sample([10, 11, 12], [17, 18]), _sample([20], [21, 22])]
+    # the same weights: the log-ratio of a policy to its reference starts at exactly 0
+    assert learner.sequence_logprobs(samples) == reference.score(samples)
