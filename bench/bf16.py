@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.floors import llama_25m  # noqa: E402
 from core.device import cpu_description  # noqa: E402
-from learner.attention import use_float32_attention  # noqa: E402
+from learner.attention import FLOAT32_SDPA, use_float32_attention  # noqa: E402
 
 
 def median_ms(work, repeats: int) -> float:
@@ -50,13 +51,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     torch.manual_seed(0)
     activations, weight = torch.randn(64 * 48, 512), torch.randn(1376, 512)
-    config = LlamaConfig(vocab_size=320, hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
-                         intermediate_size=1376, tie_word_embeddings=True)
-    model, ids = LlamaForCausalLM(config), torch.randint(0, 320, (64, 48))
+    model, ids = llama_25m(), torch.randint(0, 320, (64, 48))
 
     def forward_backward():
         model(ids).logits.float().log_softmax(-1).mean().backward()
@@ -73,11 +70,12 @@ def main() -> None:
         forward = lambda: model(ids)  # noqa: E731
         rows.append(("25M forward, 64 x 48 tokens", forward, autocast(forward)))
         measured = [(name, median_ms(f32, args.repeats), median_ms(bf16, args.repeats)) for name, f32, bf16 in rows]
-    measured.append(("25M forward+backward", median_ms(forward_backward, args.repeats),
-                     median_ms(autocast(forward_backward), args.repeats)))
+    float32_step = median_ms(forward_backward, args.repeats)
+    measured.append(("25M forward+backward", float32_step, median_ms(autocast(forward_backward), args.repeats)))
     measured.append(attention_row(args.repeats))
     use_float32_attention(model, torch.bfloat16)  # what the learner does under bfloat16 on a CPU
-    measured.append(("25M forward+backward, attention in float32", measured[-2][1],
+    assert model.config._attn_implementation == FLOAT32_SDPA, "the model did not switch to float32 attention"
+    measured.append(("25M forward+backward, attention in float32", float32_step,
                      median_ms(autocast(forward_backward), args.repeats)))
     print(f"{cpu_description()}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, median ms of {args.repeats}\n")
     print("| work | float32 ms | bfloat16 ms | speed-up |")

@@ -35,6 +35,16 @@ def median_seconds(work: Callable[[], object], repeats: int, warmup: int = 1) ->
     return statistics.median(times)
 
 
+def llama_25m():
+    """The 25M model's shape (bench/throughput.py's 25m size: hidden 512, 8 layers, 8 heads, intermediate 1376) with
+    the tiny tokenizer's vocabulary, random weights: for in-process measurements that need no model folder."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=320, hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
+                         intermediate_size=1376, tie_word_embeddings=True)
+    return LlamaForCausalLM(config)
+
+
 def synthetic_samples(count: int, prompt_tokens: tuple[int, int], response_tokens: int, vocab: int,
                       seed: int = 0) -> list[Sample]:
     """Samples shaped like a step's: 4 responses to each prompt, prompt lengths drawn from a range, responses of

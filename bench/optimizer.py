@@ -10,25 +10,20 @@ Prints a table of median milliseconds an optimizer step, each kernel timed twice
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.floors import llama_25m, median_seconds  # noqa: E402
 from core.device import cpu_description  # noqa: E402
 
 
 def parameters_25m() -> list[torch.nn.Parameter]:
-    """The 25M tiny model's parameters (bench/throughput.py's 25m size), with random gradients."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
+    """The 25M model's parameters (bench/floors.llama_25m), with random gradients."""
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=320, hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
-                         intermediate_size=1376, tie_word_embeddings=True)
-    parameters = list(LlamaForCausalLM(config).parameters())
+    parameters = list(llama_25m().parameters())
     for p in parameters:
         p.grad = torch.randn_like(p)
     return parameters
@@ -39,12 +34,7 @@ def step_ms(parameters: list[torch.nn.Parameter], fused: bool, repeats: int, war
     for copy, p in zip(copies, parameters):
         copy.grad = p.grad
     optimizer = torch.optim.AdamW(copies, lr=1e-3, fused=fused)
-    times = []
-    for _ in range(warmup + repeats):
-        start = time.perf_counter()
-        optimizer.step()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times[warmup:]), copies
+    return median_seconds(optimizer.step, repeats, warmup) * 1000, copies
 
 
 def main() -> None:
