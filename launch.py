@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_guard(cfg)
         _check_reward_source(cfg)
         _warn_emulated_bfloat16(cfg)
+        _check_compiler(cfg)
         build_plan(cfg)  # the placement's own rules (the cluster it must fit is known once Ray is joined)
         if shared := overlap_shares_cores(cfg):
             log.warning(shared)
@@ -235,6 +236,17 @@ def _warn_emulated_bfloat16(cfg: RunConfig) -> None:
         log.warning("%s bfloat16, but this machine's CPU has no bfloat16 instructions (AVX512-BF16 or AMX): torch and "
                     "vLLM emulate them here, several times slower than float32 (README: bfloat16 on the CPU). Set "
                     "float32 unless those actors run on machines that have them.", " and ".join(keys))
+
+
+def _check_compiler(cfg: RunConfig) -> None:
+    """learner.compile on CPU learners builds C++ kernels: without a compiler on this machine the learner would fail
+    at its first step, after every actor started."""
+    if not cfg.learner.compile or cfg.cluster.learner.gpus:
+        return
+    from learner.compile import missing_compiler  # imports torch: only when asked
+
+    if problem := missing_compiler():
+        raise ConfigError(problem)
 
 
 def _check_resume(cfg: RunConfig, out_dir: Path, data_digest: str) -> int | None:

@@ -98,7 +98,8 @@ def start_actors(cfg: RunConfig, model_path: str) -> Actors:
     else:
         scorers = [place(ReferenceScorer, s).remote(model_path, cfg.learner.micro_batch_size,
                                                      cfg.learner.max_tokens_per_micro_batch, cfg.learner.share_prompts,
-                                                     lora.adapter_path if lora.enabled else "", cfg.learner.compute_dtype)
+                                                     lora.adapter_path if lora.enabled else "", cfg.learner.compute_dtype,
+                                                     cfg.learner.compile)
                    for s in plan.slots("reference")]
     judge, judge_path = None, ""
     if cfg.reward.kind == "llm_judge":

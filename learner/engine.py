@@ -15,6 +15,7 @@ from core.memory import ReportsMemory
 from core.records import Sample, UpdateStats
 from learner.algorithms import lookup
 from learner.attention import use_float32_attention
+from learner.compile import compile_model
 from learner.logprobs import response_logprobs
 from learner.lora import (
     ADAPTER_FOLDER,
@@ -89,6 +90,7 @@ class PolicyLearner(ReportsMemory):
         self.lora = lora if lora is not None and lora.enabled else None
         if self.lora:
             model = wrap_with_lora(model, self.lora)  # the base frozen: only the adapter is optimised
+        compile_model(model, learner.compile)
         self.pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
         # one optimizer step takes the whole batch, or a part of it (PPO's minibatches); this rank its share
         per_step = math.ceil(entry.update_size(algorithm, max_sequences_per_step) / world_size)
@@ -121,7 +123,8 @@ class PolicyLearner(ReportsMemory):
         if holds_reference:
             self.reference = ReferenceScorer(model_path, learner.micro_batch_size, learner.max_tokens_per_micro_batch,
                                              learner.share_prompts,
-                                             lora.adapter_path if self.lora else "", learner.compute_dtype)
+                                             lora.adapter_path if self.lora else "", learner.compute_dtype,
+                                             learner.compile)
         # the algorithm's optimizer-step plan: its own (PPO), or one update with its objective
         self.updater = (entry.updater(algorithm, learner, self) if entry.updater is not None
                         else OneUpdate(entry.objective(algorithm), self))

@@ -9,6 +9,7 @@ from core.device import compute_device
 from core.memory import ReportsMemory
 from core.records import Sample
 from learner.attention import use_float32_attention
+from learner.compile import compile_model
 from learner.logprobs import response_logprobs
 from learner.shared_prompts import shares_prompts
 from learner.weights import iter_buckets, serialize_state_dict
@@ -16,9 +17,10 @@ from learner.weights import iter_buckets, serialize_state_dict
 
 class ReferenceScorer(ReportsMemory):
     def __init__(self, model_path: str, micro_batch_size: int, max_tokens_per_micro_batch: int = 0,
-                 share_prompts: bool = False, adapter_path: str = "", compute_dtype: str = "float32"):
+                 share_prompts: bool = False, adapter_path: str = "", compute_dtype: str = "float32",
+                 compile: bool = False):
         """share_prompts, adapter_path (a LoRA policy's starting adapter, model.lora.adapter_path, merged into the
-        weights) and compute_dtype: the learner's settings, so that reference and policy are computed alike."""
+        weights), compute_dtype and compile: the learner's settings, so that reference and policy are computed alike."""
         from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
@@ -31,6 +33,7 @@ class ReferenceScorer(ReportsMemory):
         self.micro_batch_size, self.max_tokens = micro_batch_size, max_tokens_per_micro_batch
         self.compute_dtype = getattr(torch, compute_dtype)
         use_float32_attention(self.model, self.compute_dtype)
+        compile_model(self.model, compile)
         self.share_prompts = shares_prompts(share_prompts, max_tokens_per_micro_batch, self.model)
         self.version = 0
 

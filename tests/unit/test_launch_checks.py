@@ -125,3 +125,18 @@ def test_bfloat16_on_a_cpu_that_emulates_it_is_warned_of(overrides, native, warn
     with caplog.at_level("WARNING", logger="launch"):
         launch._warn_emulated_bfloat16(launch.load_config(None, overrides))
     assert (warned in caplog.text if warned else caplog.text == "")
+
+
+def test_compiling_without_a_cpp_compiler_exits_2_before_any_actor_starts(tiny_config, tmp_path, capsys, monkeypatch):
+    from torch._inductor import cpp_builder, exc
+
+    def no_compiler():
+        raise exc.InvalidCxxCompiler
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    code = launch.main(["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}",
+                        "learner.compile=true"])
+    assert code == 2
+    assert "learner.compile on a CPU needs a C++ compiler" in capsys.readouterr().err
+    assert launch.main(["--dry-run", "learner.compile=true", "learner.zero_stage=3"]) == 2
+    assert "learner.compile is not built for learner.zero_stage 3" in capsys.readouterr().err
