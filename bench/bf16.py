@@ -11,27 +11,19 @@ Prints a table of median milliseconds and the speed-up; bfloat16 pays where the 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.floors import llama_25m  # noqa: E402
+from bench.floors import llama_25m, median_seconds  # noqa: E402
 from core.device import cpu_description  # noqa: E402
 from learner.attention import FLOAT32_SDPA, use_float32_attention  # noqa: E402
 
 
 def median_ms(work, repeats: int) -> float:
-    work()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return 1000 * median_seconds(work, repeats)
 
 
 def attention_row(repeats: int) -> tuple[str, float, float]:

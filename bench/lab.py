@@ -12,7 +12,8 @@ TABLE:
                 with a lab model warm-started with PAFT's L1 penalty instead)
   judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
   lora          Task A: full fine-tuning against LoRA rank 8 (two learning rates), the same 60 steps
-  bf16          Task A: float32 against bfloat16 compute (learner.compute_dtype, model.dtype), the same 60 steps
+  bf16          Task A: float32 against bfloat16 compute (learner.compute_dtype, model.dtype), and bfloat16 with
+                every model compiled (learner.compile, rollout.enforce_eager false), the same 60 steps
   staleness     Task A: the synchronous loop against generation overlapped with learning (train.max_staleness 1),
                 both floating over the cores or each given one (-split), at an equal wall-clock budget
   staleness-steps  the same rows at the same 60 steps (what one-step-stale samples do to learning, as where
@@ -50,6 +51,7 @@ PAFT_ROWS = ("paft", "paft-l1")  # rows of several steps rather than one run: se
 PAFT_DENSITY = 0.2  # the share of the SFT delta (lab model - base) the TIES merge keeps
 PAFT_L1 = 0.3  # paft-l1: the lab model warm-started with PAFT's L1 penalty (model.tiny.sft_l1), a sparse delta
 RUN_TIMEOUT_S = 3600  # one lab run takes 2-4 minutes here; a hung one fails the table instead of waiting forever
+BF16 = ["learner.compute_dtype=bfloat16", "model.dtype=bfloat16"]
 LORA_R8 = ["model.lora.enabled=true", "model.lora.rank=8", "model.lora.alpha=16", "model.lora.serve=merged"]
 # overlapped, the rollout engine and the learner each on a core of their own, or both floating over every core
 STALENESS = {"synchronous": [], "max-staleness-1": ["train.max_staleness=1"],
@@ -86,9 +88,11 @@ TABLES = {
     "lora": Table("task_a", {
         "full": [], "lora-r8-lr3e-3": [*LORA_R8, "learner.lr=3e-3"], "lora-r8-lr1e-3": [*LORA_R8, "learner.lr=1e-3"],
     }, ["train.iterations=3", "train.steps_per_iteration=20"]),
-    # bfloat16 matrix products in the learner, reference and vLLM against float32, the same steps as lora
+    # bfloat16 matrix products in the learner, reference and vLLM against float32, and with every model compiled
+    # (learner.compile, rollout.enforce_eager false), the same steps as lora
     "bf16": Table("task_a", {
-        "float32": [], "bfloat16": ["learner.compute_dtype=bfloat16", "model.dtype=bfloat16"],
+        "float32": [], "bfloat16": BF16,
+        "bfloat16-compiled": [*BF16, "learner.compile=true", "rollout.enforce_eager=false"],
     }, ["train.iterations=3", "train.steps_per_iteration=20"]),
     # does the asynchronous loop learn as well: held-out gold after the same training seconds, and the same steps
     "staleness": Table("task_a", STALENESS, ["train.steps_per_iteration=10"], budget=60.0),

@@ -170,13 +170,15 @@ def compare_trl(ours: dict[str, list[dict]], trl: dict[str, list[float]]) -> Non
         print(f"{trl_name}: {', '.join(f'{s:.3f}' for s in seconds)} s a step")
 
 
-def micro_batch_comparison(size: str, cache_dir: str, repeats: int, prompt_tokens: tuple[int, int]) -> None:
+def micro_batch_comparison(size: str, cache_dir: str, repeats: int, prompt_tokens: tuple[int, int],
+                           variants: list[str]) -> None:
     """The learner's step and the reference's forward, in this process, on 64 samples (16 prompts of
     prompt_tokens, 4 responses of up to 32 tokens each): micro-batches of 16 sequences in arrival order against
     learner.max_tokens_per_micro_batch, each sample its own row or a prompt's samples in one
-    (learner.share_prompts)."""
+    (learner.share_prompts); with the default learner settings, then with each variant's learner.* overrides
+    (e.g. learner.compute_dtype=bfloat16)."""
     from bench.floors import median_seconds, synthetic_samples, una_signal
-    from core.config import AlgorithmConfig, LearnerConfig, TinyModelConfig
+    from core.config import AlgorithmConfig, TinyModelConfig, load_config
     from learner.engine import PolicyLearner
     from learner.objectives import LearnerBatch
     from models.tiny import build_tiny_model
@@ -186,15 +188,18 @@ def micro_batch_comparison(size: str, cache_dir: str, repeats: int, prompt_token
     samples = synthetic_samples(64, prompt_tokens, 32, vocab=200)
     print(f"\n{size}, prompts of {prompt_tokens[0]}-{prompt_tokens[1]} tokens: micro-batches, median seconds of "
           f"{repeats} (after one warm-up)\n")
-    print("| learner.max_tokens_per_micro_batch | learner.share_prompts | learner step | reference forward |")
-    print("|---|---|---|---|")
-    for budget, share in ((0, False), (1024, False), (1024, True), (2048, False), (2048, True)):
-        config = LearnerConfig(max_tokens_per_micro_batch=budget, share_prompts=share)
-        learner = PolicyLearner(path, config, AlgorithmConfig(), 64, 0)
-        batch = LearnerBatch(samples, learner.sequence_logprobs(samples), una_signal(samples))
-        learn = median_seconds(lambda learner=learner, batch=batch: learner.train_step(batch), repeats)
-        forward = median_seconds(lambda learner=learner: learner.sequence_logprobs(samples), repeats)
-        print(f"| {budget or '0 (16 sequences)'} | {str(share).lower()} | {learn:.3f} | {forward:.3f} |")
+    print("| learner settings | learner.max_tokens_per_micro_batch | learner.share_prompts | learner step | "
+          "reference forward |")
+    print("|---|---|---|---|---|")
+    for variant in ("", *variants):
+        for budget, share in ((0, False), (1024, False), (1024, True), (2048, True), (4096, True)):
+            overrides = [*variant.split(), f"learner.max_tokens_per_micro_batch={budget}", f"learner.share_prompts={share}"]
+            learner = PolicyLearner(path, load_config(None, overrides).learner, AlgorithmConfig(), 64, 0)
+            batch = LearnerBatch(samples, learner.sequence_logprobs(samples), una_signal(samples))
+            learn = median_seconds(lambda learner=learner, batch=batch: learner.train_step(batch), repeats)
+            forward = median_seconds(lambda learner=learner: learner.sequence_logprobs(samples), repeats)
+            print(f"| {variant or 'defaults'} | {budget or '0 (16 sequences)'} | {str(share).lower()} | {learn:.3f} | "
+                  f"{forward:.3f} |", flush=True)
 
 
 def main() -> None:
@@ -210,7 +215,7 @@ def main() -> None:
                         help="also run ours with these train.max_staleness values (generation overlapped)")
     parser.add_argument("--variants", nargs="*", default=[],
                         help="also run ours with each of these overrides (e.g. learner.compute_dtype=bfloat16) and "
-                             "compare it with TRL too")
+                             "compare it with TRL too (with --micro-batches: each variant's learner.* settings)")
     parser.add_argument("--trl", action=argparse.BooleanOptionalAction, default=True,
                         help="compare with TRL when it is installed (--no-trl: skip; its online DPO takes minutes)")
     parser.add_argument("--trl-bf16", action="store_true",
@@ -230,7 +235,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-models-") as cache_dir:  # the models built for this run
         for size in args.sizes:
             if args.micro_batches:
-                micro_batch_comparison(size, cache_dir, args.repeats, tuple(args.prompt_tokens))
+                micro_batch_comparison(size, cache_dir, args.repeats, tuple(args.prompt_tokens), args.variants)
             else:
                 measure(size, args, cache_dir)
 

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
+from token_samples import token_sample
 
-from core.records import Sample
 from learner.attention import FLOAT32_SDPA, sdpa_float32, use_float32_attention
 from learner.batch import collate, unpad_response
 from learner.logprobs import token_logprobs
@@ -27,10 +27,6 @@ def test_float32_attention_computes_in_float32_and_returns_the_querys_dtype():
     assert not torch.equal(output, in_bfloat16.transpose(1, 2))  # the check above tells the two apart
 
 
-def _sample(prompt, response):
-    return Sample("id", "p", "", prompt, response, "", [0.0] * len(response), "stop", 0, 0, 0)
-
-
 def test_a_bfloat16_model_on_the_cpu_attends_in_float32_and_keeps_shared_prompt_rows(tiny_model_path):
     from transformers import AutoModelForCausalLM
 
@@ -42,7 +38,7 @@ def test_a_bfloat16_model_on_the_cpu_attends_in_float32_and_keeps_shared_prompt_
     assert model.config._attn_implementation == FLOAT32_SDPA
     assert shares_prompts(True, 1024, model)
 
-    samples = [_sample([10, 11, 12], [13, 14, 15, 16]), _sample([10, 11, 12], [17, 18]), _sample([20], [21, 22])]
+    samples = [token_sample([10, 11, 12], [13, 14, 15, 16]), token_sample([10, 11, 12], [17, 18]), token_sample([20], [21, 22])]
     want = unpad_response(token_logprobs(exact, collate(samples, pad_token_id=0)).detach(), collate(samples, 0))
     batch = collate(samples, pad_token_id=0, share=True)
     logprobs = token_logprobs(model, batch, torch.bfloat16)
@@ -64,6 +60,6 @@ def test_the_learner_and_its_reference_both_attend_in_float32_and_score_alike(ti
                                 config.share_prompts, compute_dtype="bfloat16")
     assert learner.engine.module.config._attn_implementation == FLOAT32_SDPA
     assert reference.model.config._attn_implementation == FLOAT32_SDPA
-    samples = [_sample([10, 11, 12], [13, 14, 15, 16]), _sample([10, 11, 12], [17, 18]), _sample([20], [21, 22])]
+    samples = [token_sample([10, 11, 12], [13, 14, 15, 16]), token_sample([10, 11, 12], [17, 18]), token_sample([20], [21, 22])]
     # the same weights: the log-ratio of a policy to its reference starts at exactly 0
     assert learner.sequence_logprobs(samples) == reference.score(samples)

@@ -1,17 +1,13 @@
 import pytest
 import torch
+from token_samples import token_sample
 
-from core.records import Sample
 from learner.batch import collate, unpad_response
 from learner.logprobs import token_logprobs
 
 
-def _sample(prompt, response):
-    return Sample("id", "p", "", prompt, response, "", [0.0] * len(response), "stop", 0, 0, 0)
-
-
 def test_collate_marks_response_targets():
-    batch = collate([_sample([5, 6, 7], [8, 9]), _sample([5], [8, 9, 10])], pad_token_id=0)
+    batch = collate([token_sample([5, 6, 7], [8, 9]), token_sample([5], [8, 9, 10])], pad_token_id=0)
     assert batch.input_ids.tolist() == [[5, 6, 7, 8, 9], [5, 8, 9, 10, 0]]
     assert batch.attention_mask.tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]
     # target t is input_ids[t + 1]: responses start at target 2 (row 0) and target 0 (row 1)
@@ -22,7 +18,7 @@ def test_logprobs_do_not_depend_on_padding(tiny_model_path):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path).eval()
-    short, long = _sample([10, 11], [12, 13]), _sample([10, 11, 12, 13, 14], [15, 16, 17])
+    short, long = token_sample([10, 11], [12, 13]), token_sample([10, 11, 12, 13, 14], [15, 16, 17])
     with torch.no_grad():
         batch = collate([short, long], pad_token_id=0)
         together = unpad_response(token_logprobs(model, batch), batch)
@@ -42,7 +38,7 @@ def test_a_micro_batch_moves_every_tensor_to_the_model_device():
     from core.records import Signal
     from learner.objectives import LearnerBatch, make_micro_batch
 
-    samples = [_sample([1, 2], [3, 4]), _sample([1, 2], [5, 6, 7])]  # one prompt: shared-prompt rows too
+    samples = [token_sample([1, 2], [3, 4]), token_sample([1, 2], [5, 6, 7])]  # one prompt: shared-prompt rows too
     signal = Signal("pairs", scores=[1.0, 0.0], labels=[1.0, 0.0], advantages=[0.5, -0.5], pairs=[(0, 1)])
     micro = make_micro_batch(LearnerBatch(samples, [[0.0, 0.0], [0.0, 0.0, 0.0]], signal), [[0, 1]], 0, share=True)
     moved = micro.to("meta")

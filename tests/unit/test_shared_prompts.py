@@ -2,19 +2,15 @@
 
 import pytest
 import torch
+from token_samples import token_sample
 
-from core.records import Sample
 from learner.batch import collate, pack_by_tokens, unpad_response
 from learner.logprobs import token_logprobs
 from learner.shared_prompts import merge_by_prompt
 
 
-def _sample(prompt, response):
-    return Sample("id", "p", "", prompt, response, "", [0.0] * len(response), "stop", 0, 0, 0)
-
-
 def test_a_prompt_and_its_responses_make_one_row_each_response_seeing_the_prompt_and_itself():
-    a, b, c = _sample([5, 6], [7, 8]), _sample([5, 6], [9]), _sample([3], [4, 4])
+    a, b, c = token_sample([5, 6], [7, 8]), token_sample([5, 6], [9]), token_sample([3], [4, 4])
     shared = collate([a, b, c], pad_token_id=0, share=True).shared
     assert shared.input_ids.tolist() == [[5, 6, 7, 8, 9], [3, 4, 4, 0, 0]]
     assert shared.position_ids.tolist() == [[0, 1, 2, 3, 2], [0, 1, 2, 0, 0]]
@@ -32,8 +28,8 @@ def test_shared_rows_give_each_sample_its_own_logprobs_and_gradient(tiny_model_p
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
-    samples = [_sample([10, 11, 12], [13, 14, 15, 16]), _sample([10, 11, 12], [17]), _sample([20], [21, 22]),
-               _sample([10, 11, 12], [18, 19])]
+    samples = [token_sample([10, 11, 12], [13, 14, 15, 16]), token_sample([10, 11, 12], [17]), token_sample([20], [21, 22]),
+               token_sample([10, 11, 12], [18, 19])]
     results = []
     for share in (False, True):
         model.zero_grad()
@@ -50,7 +46,7 @@ def test_shared_rows_give_each_sample_its_own_logprobs_and_gradient(tiny_model_p
 
 
 def test_a_prompts_units_merge_into_rows_within_the_budget():
-    samples = [_sample([1, 2], [3] * 4) for _ in range(4)] + [_sample([9], [3] * 6)]
+    samples = [token_sample([1, 2], [3] * 4) for _ in range(4)] + [token_sample([9], [3] * 6)]
     # pairs stay whole: the prompt (2) + two pairs of 4-token responses is 18 tokens, within 20, not within 17
     assert merge_by_prompt([[0, 1], [2, 3], [4]], samples, 20) == [[0, 1, 2, 3], [4]]
     assert merge_by_prompt([[0, 1], [2, 3], [4]], samples, 17) == [[0, 1], [2, 3], [4]]
