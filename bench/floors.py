@@ -136,12 +136,14 @@ def una_signal(samples: list[Sample], seed: int = 0) -> Signal:
     return Signal("scores", scores=[rng.random() for _ in samples])
 
 
-def vllm_generate_seconds(model_path: str, samples: list[Sample], repeats: int, max_new_tokens: int = 32) -> float:
+def vllm_generate_seconds(model_path: str, samples: list[Sample], repeats: int, max_new_tokens: int = 32,
+                          dtype: str = "float32", enforce_eager: bool = True) -> float:
     """vLLM alone generating the step's prompts (n samples each, with log-probs, as the rollout engine asks),
-    in a process of its own so its engine processes end with it."""
+    in a process of its own so its engine processes end with it (dtype, enforce_eager: model.dtype's and
+    rollout.enforce_eager's settings)."""
     prompts = {s.prompt_id: s.prompt_token_ids for s in samples}
     job = {"model": model_path, "prompts": list(prompts.values()), "n": len(samples) // len(prompts),
-           "max_tokens": max_new_tokens, "repeats": repeats}
+           "max_tokens": max_new_tokens, "repeats": repeats, "dtype": dtype, "enforce_eager": enforce_eager}
     return run_marked("bench.floors", job, RESULT)
 
 
@@ -169,8 +171,8 @@ def _time_vllm(job: dict) -> float:
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if separate else "0"
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=job["model"], dtype="float32", seed=0, enforce_eager=True, gpu_memory_utilization=0.2,
-              max_model_len=128)
+    llm = LLM(model=job["model"], dtype=job["dtype"], seed=0, enforce_eager=job["enforce_eager"],
+              gpu_memory_utilization=0.2, max_model_len=128)
     params = SamplingParams(n=job["n"], temperature=1.0, max_tokens=job["max_tokens"], logprobs=0, seed=1)
     prompts = [{"prompt_token_ids": p} for p in job["prompts"]]
     return median_seconds(lambda: llm.generate(prompts, params, use_tqdm=False), job["repeats"])

@@ -2,7 +2,7 @@
 and vLLM take for the same model and the same tokens.
 
     python bench/throughput.py [--sizes tiny 25m 100m] [--steps 8] [--warmup 2] [--variants "key=value ..."]
-                               [--no-trl | --trl-bf16] [--trl-no-checkpointing]
+                               [--no-trl | --trl-bf16] [--trl-no-checkpointing] [--trl-compile]
 
 For each model size, in one run on an idle machine:
 1. ours: the default job (online UNA, 16 prompts x 4 samples of up to 32 tokens a step) through launch.py
@@ -24,7 +24,7 @@ When TRL is installed (`pip install -e .[bench]`), TRL's GRPO on the same model,
 model: the same work as ours), and its online DPO (bench/trl_baseline.py), completions/s against ours. TRL's
 trainers run with its defaults but bf16 off (--trl-bf16: with it too); its default gradient checkpointing costs
 it a second forward pass per micro-batch, and its online DPO the KV cache in generation (--trl-no-checkpointing:
-without it).
+without it); --trl-compile: with transformers' torch_compile setting.
 """
 
 from __future__ import annotations
@@ -223,6 +223,8 @@ def main() -> None:
     parser.add_argument("--trl-no-checkpointing", action="store_true",
                         help="run TRL without gradient checkpointing (on in TRL's configs by default: every layer's "
                              "forward computed again in the backward pass)")
+    parser.add_argument("--trl-compile", action="store_true",
+                        help="run TRL with transformers' torch_compile setting (what learner.compile does for ours)")
     parser.add_argument("--micro-batches", action="store_true",
                         help="only compare fixed and token-budget micro-batches, and shared-prompt rows, in this process "
                              "(synthetic samples)")
@@ -265,7 +267,7 @@ def round_jobs(size: str, args: argparse.Namespace, cache_dir: str, folder: Path
     jobs += [(variant, ours(tuple(variant.split()))) for variant in args.variants]
     jobs.append(("floors", lambda: floors(model_path_of(first), step_samples(first, args.warmup + 1), args.repeats)))
     trl_runs = itertools.product(TRL_RUNS, (False, True) if args.trl_bf16 else (False,)) if with_trl else ()
-    settings = ", no checkpointing" if args.trl_no_checkpointing else ""
+    settings = (", no checkpointing" if args.trl_no_checkpointing else "") + (", compiled" if args.trl_compile else "")
     for (trainer, beta, what), in_bf16 in trl_runs:
         jobs.append((f"TRL {what}{', bf16' if in_bf16 else ''}{settings}",
                      lambda t=trainer, b=beta, bf=in_bf16: trl_job(first, args, t, b, bf)))
@@ -295,7 +297,7 @@ def trl_job(first_run: Path, args: argparse.Namespace, trainer: str, beta: float
     from bench.trl_baseline import trl_seconds
 
     return trl_seconds(model_path_of(first_run), args.steps, args.warmup, trainer, beta, bf16,
-                       gradient_checkpointing=not args.trl_no_checkpointing)
+                       gradient_checkpointing=not args.trl_no_checkpointing, torch_compile=args.trl_compile)
 
 
 if __name__ == "__main__":

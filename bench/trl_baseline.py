@@ -7,6 +7,7 @@ TRL is an optional extra of the benchmark only (`pip install -e .[bench]`); it r
     python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "trainer": "online_dpo"}'
     python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "beta": 0.04, "bf16": true}'
     python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "beta": 0.04, "gradient_checkpointing": false}'
+    python -m bench.trl_baseline '{"model": "...", "steps": 8, "warmup": 2, "beta": 0.04, "torch_compile": true}'
 
 One optimizer step = 64 completions of at most 32 tokens, transformers' generate, fp32 on the CPU (or, with
 "bf16", TRL's own bf16 setting: autocast over its forward and backward passes, generation in fp32); GRPO:
@@ -14,8 +15,9 @@ One optimizer step = 64 completions of at most 32 tokens, transformers' generate
 x its 2 (per-device batch 8 prompts, 4 accumulation steps, its reference model, beta 0.1). Reward: the share
 of the letter "o" (our toy reward). TRL's configs turn gradient checkpointing on by default (each layer's forward
 computed again in the backward pass: memory for compute; online DPO then also generates without a KV cache);
-"gradient_checkpointing": false turns it off, as a user with memory to spare would. Prints the median seconds
-of a step after the warm-up.
+"gradient_checkpointing": false turns it off, as a user with memory to spare would; "torch_compile": true is
+transformers' own setting (the trained model through torch.compile). Prints the median seconds of a step after
+the warm-up.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ RESULT = "trl seconds per step: "
 
 
 def step_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float, bf16: bool = False,
-                 gradient_checkpointing: bool = True) -> float:
+                 gradient_checkpointing: bool = True, torch_compile: bool = False) -> float:
     from datasets import Dataset
     from transformers import AutoTokenizer, TrainerCallback
 
@@ -57,7 +59,8 @@ def step_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float,
     output = tempfile.TemporaryDirectory(prefix=f"trl-{trainer}-")  # it saves nothing (save_strategy no)
     common = {"output_dir": output.name, "gradient_accumulation_steps": 4,
               "max_steps": steps + warmup, "learning_rate": 1e-5, "use_cpu": True, "bf16": bf16, "report_to": "none",
-              "gradient_checkpointing": gradient_checkpointing, "logging_steps": 10**6, "save_strategy": "no", "temperature": 1.0}
+              "gradient_checkpointing": gradient_checkpointing, "logging_steps": 10**6, "save_strategy": "no", "temperature": 1.0,
+              "torch_compile": torch_compile}
     if trainer == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
@@ -76,17 +79,17 @@ def step_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float,
 
 
 def trl_seconds(model: str, steps: int, warmup: int, trainer: str, beta: float, bf16: bool = False,
-                gradient_checkpointing: bool = True) -> float:
+                gradient_checkpointing: bool = True, torch_compile: bool = False) -> float:
     """step_seconds in a process of its own (TRL and accelerate set up their own state)."""
     from bench.floors import run_marked
 
     job = {"model": model, "steps": steps, "warmup": warmup, "trainer": trainer, "beta": beta, "bf16": bf16,
-           "gradient_checkpointing": gradient_checkpointing}
+           "gradient_checkpointing": gradient_checkpointing, "torch_compile": torch_compile}
     return run_marked("bench.trl_baseline", job, RESULT)
 
 
 if __name__ == "__main__":
     job = json.loads(sys.argv[1])
     seconds = step_seconds(job["model"], job["steps"], job["warmup"], job.get("trainer", "grpo"), job.get("beta", 0.0),
-                           job.get("bf16", False), job.get("gradient_checkpointing", True))
+                           job.get("bf16", False), job.get("gradient_checkpointing", True), job.get("torch_compile", False))
     print(f"{RESULT}{seconds}", flush=True)

@@ -105,7 +105,7 @@ class RolloutConfig:
     gpu_memory_utilization: Annotated[float, OPEN_SHARE] = 0.2  # on the CPU build: the share of the NUMA node's memory
     kv_cache_gib: Annotated[int, AT_LEAST_1] = 1  # VLLM_CPU_KVCACHE_SPACE for the CPU build
     # no CUDA graphs / torch compilation in vLLM: a faster start; false: on CPUs 15-30 s more to start, then
-    # 25M generation 1.1x faster in float32 and 1.3x in bfloat16 (README: throughput)
+    # 25M generation 1.2x faster in float32 and 1.3x in bfloat16 (bench/generation.py); README: throughput
     enforce_eager: bool = True
     # vLLM's engine core in a process of its own (vLLM's default; on GPUs it schedules while the model computes);
     # false: in the rollout actor's process (on CPUs it starts about 25 s sooner and generates as fast)
@@ -212,8 +212,9 @@ class LearnerConfig:
     # (README: throughput). The weight-sync check computes in float32 whatever this says; PPO's critic stays float32
     compute_dtype: Literal["float32", "bfloat16"] = "float32"
     # torch.compile the policy's and the reference's models (learner/compile.py): fused elementwise kernels made
-    # the 25M learner's bfloat16 step 1.3x and its forward 1.4x faster on a CPU, float32 1.06x (README: throughput),
-    # for about a minute of compiling at the first steps; on a CPU it needs a C++ compiler (g++)
+    # a 25M run's learner 1.3x (bfloat16) and 1.2x (float32) faster on a CPU, its reference 1.4x and 1.15x
+    # (README: throughput), for about a minute of compiling at the first steps; on a CPU it needs a C++ compiler.
+    # Off by default: compiled runs ended 2 points of held-out accuracy lower on the lab's Task A (README: bfloat16)
     compile: bool = False
     # what computes the reference's log-probs: learner (a transformers forward pass on a copy held by learner
     # rank 0: no actor of its own to start, one process fewer; on GPUs rank 0's device holds the whole copy),
