@@ -13,7 +13,8 @@ TABLE:
   judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
   lora          Task A: full fine-tuning against LoRA rank 8 (two learning rates), the same 60 steps
   bf16          Task A: float32 against bfloat16 compute (learner.compute_dtype, model.dtype), and bfloat16 with
-                every model compiled (learner.compile, rollout.enforce_eager false) or either, the same 60 steps
+                every model compiled (learner.compile, rollout.enforce_eager false) or either, and a control
+                whose change is rounding only (smaller micro-batches), the same 60 steps
   staleness     Task A: the synchronous loop against generation overlapped with learning (train.max_staleness 1),
                 both floating over the cores or each given one (-split), at an equal wall-clock budget
   staleness-steps  the same rows at the same 60 steps (what one-step-stale samples do to learning, as where
@@ -95,6 +96,8 @@ TABLES = {
         "bfloat16-compiled": [*BF16, "learner.compile=true", "rollout.enforce_eager=false"],
         "bfloat16-compiled-learner": [*BF16, "learner.compile=true"],
         "bfloat16-compiled-vllm": [*BF16, "rollout.enforce_eager=false"],
+        # a control: bfloat16's computation in micro-batches of 256 tokens (several a step), which changes rounding only
+        "bfloat16-rounding": [*BF16, "learner.max_tokens_per_micro_batch=256"],
     }, ["train.iterations=3", "train.steps_per_iteration=20"]),
     # does the asynchronous loop learn as well: held-out gold after the same training seconds, and the same steps
     "staleness": Table("task_a", STALENESS, ["train.steps_per_iteration=10"], budget=60.0),
