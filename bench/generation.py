@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.floors import synthetic_samples, vllm_generate_seconds  # noqa: E402
-from bench.throughput import SIZES  # noqa: E402
+from bench.throughput import SIZES, model_shape  # noqa: E402
 from core.config import TinyModelConfig  # noqa: E402
 from core.device import cpu_description  # noqa: E402
 from models.tiny import build_tiny_model  # noqa: E402
@@ -30,11 +30,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    shape = dict(zip(("hidden_size", "num_layers", "num_heads", "intermediate_size"), SIZES[args.size] or ()))
     samples = synthetic_samples(64, (8, 40), 32, vocab=200)
     seconds: dict[tuple[str, bool], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-models-") as cache_dir:
-        path = str(build_tiny_model(TinyModelConfig(cache_dir=cache_dir, **shape)))
+        path = str(build_tiny_model(TinyModelConfig(cache_dir=cache_dir, **model_shape(args.size))))
         for _ in range(args.rounds):
             for dtype in ("float32", "bfloat16"):
                 for eager in (True, False):

@@ -52,11 +52,13 @@ FLOORED = ("generate", "reference", "learn", "sync")  # the phases with a floor
 MICRO_BATCH = 16
 
 
+def model_shape(size: str) -> dict[str, int]:
+    """The tiny builder's settings for a size (none for tiny: its defaults)."""
+    return dict(zip(("hidden_size", "num_layers", "num_heads", "intermediate_size"), SIZES[size] or ()))
+
+
 def model_overrides(size: str) -> list[str]:
-    if SIZES[size] is None:
-        return []
-    keys = ("hidden_size", "num_layers", "num_heads", "intermediate_size")
-    return [f"model.tiny.{k}={v}" for k, v in zip(keys, SIZES[size])]
+    return [f"model.tiny.{k}={v}" for k, v in model_shape(size).items()]
 
 
 def run_ours(size: str, steps: int, warmup: int, out: Path, cache_dir: str, overrides: tuple[str, ...] = ()) -> dict:
@@ -183,8 +185,7 @@ def micro_batch_comparison(size: str, cache_dir: str, repeats: int, prompt_token
     from learner.objectives import LearnerBatch
     from models.tiny import build_tiny_model
 
-    shape = dict(zip(("hidden_size", "num_layers", "num_heads", "intermediate_size"), SIZES[size] or ()))
-    path = str(build_tiny_model(TinyModelConfig(cache_dir=cache_dir, **shape)))
+    path = str(build_tiny_model(TinyModelConfig(cache_dir=cache_dir, **model_shape(size))))
     samples = synthetic_samples(64, prompt_tokens, 32, vocab=200)
     print(f"\n{size}, prompts of {prompt_tokens[0]}-{prompt_tokens[1]} tokens: micro-batches, median seconds of "
           f"{repeats} (after one warm-up)\n")
