@@ -220,6 +220,26 @@ def print_outcomes(name: str, results: dict[str, list[dict]]) -> None:
         print(f"| {row} | {len(outcomes)} | " + " | ".join(cell([o[k] for o in outcomes if k in o]) for k in keys) + " |")
 
 
+def paired_differences(baseline: list[dict], other: list[dict], key: str) -> list[float]:
+    """A row's outcome minus the baseline row's, seed by seed (runs of the same seed start alike, so the pairs'
+    interval is narrower than the rows' own)."""
+    return [o[key] - b[key] for b, o in zip(baseline, other, strict=True) if key in b and key in o]
+
+
+def print_paired(results: dict[str, list[dict]]) -> None:
+    """Every row's gold against the command's first row, seed by seed, with the mean's interval."""
+    (first, baseline), *others = results.items()
+    keys = [k for k in ("gold", "gold greedy") if any(k in o for o in baseline)]
+    if not others or not keys:
+        return
+    print(f"\nminus {first}, seed by seed (mean ± 95% interval of the differences)\n")
+    print("| row | " + " | ".join(f"{k}: by seed | mean" for k in keys) + " |")
+    print("|---" * (2 * len(keys) + 1) + "|")
+    for row, outcomes in others:
+        diffs = [paired_differences(baseline, outcomes, key) for key in keys]
+        print(f"| {row} | " + " | ".join(" ".join(f"{d:+.3f}" for d in ds) + f" | {cell(ds)}" for ds in diffs) + " |")
+
+
 def stopping_replay(summaries: list[dict]) -> None:
     """Each check replayed on every run's per-iteration history (the checks are pure functions of it)."""
     from core.config import StoppingConfig
@@ -265,8 +285,10 @@ def main() -> None:
     to_run = [(row, seed) for row in rows for seed in seeds if finished(out / f"{row}-s{seed}") is None]
     with shared_ray() if to_run else contextlib.nullcontext():  # a table of finished runs starts nothing
         results = {row: [run(table, row, seed, out, extra) for seed in seeds] for row in rows}
+    outcomes = {row: [outcome(s) for s in summaries] for row, summaries in results.items()}
     print_outcomes(f"{args.table} ({table.preset}{f', {seconds:g} s of training each' if table.budget else ''})",
-                   {row: [outcome(s) for s in summaries] for row, summaries in results.items()})
+                   outcomes)
+    print_paired(outcomes)
     if args.table == "stopping":
         stopping_replay(results[rows[0]])
 

@@ -13,18 +13,23 @@ from learner.objectives import LearnerBatch
 def _step(model_path, samples, rewards, compile):
     """One learner (default token budget and shared-prompt rows, holding the reference): the reference's and the
     policy's log-probs, one update, the weights after it."""
+    from torch._dynamo.utils import counters
+
     from learner.engine import PolicyLearner
 
+    counters.clear()
     learner = PolicyLearner(model_path, LearnerConfig(compile=compile), AlgorithmConfig(), 8, seed=0,
                             holds_reference=True)
     compiled = [learner.engine.module._compiled_call_impl, learner.reference.model._compiled_call_impl]
     assert all(compiled) if compile else not any(compiled)
     reference = learner.score(samples)
     stats = learner.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards)))
+    # graphs dynamo really compiled: without any, the models would have run eager and matched trivially
+    assert (counters["stats"]["unique_graphs"] > 0) == compile
     return reference, stats, learner._full_state_dict(), learner.sequence_logprobs(samples)
 
 
-@pytest.mark.slow  # inductor builds its C++ kernels: about a minute on 2 cores
+@pytest.mark.slow  # inductor builds its C++ kernels: 13-60 s on 2 cores (a cold cache the longest)
 def test_a_compiled_learner_scores_and_steps_as_the_eager_one(tiny_model_path, random_samples):
     samples = random_samples(8, random.Random(0))
     rewards = [0.1, 0.4, 0.3, 0.9, 0.8, 0.2, 0.2, 0.6]

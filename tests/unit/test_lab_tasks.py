@@ -96,9 +96,15 @@ def test_lab_interval():
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from lab import mean_interval
+    from lab import mean_interval, paired_differences
 
     mean, half = mean_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / 3 ** 0.5)
     assert mean_interval([0.5])[0] == 0.5
+    baseline = [{"gold": 0.5}, {"gold": 0.25, "gold greedy": 0.5}]
+    other = [{"gold": 0.375}, {"gold": 0.5, "gold greedy": 0.25}]
+    assert paired_differences(baseline, other, "gold") == [-0.125, 0.25]
+    assert paired_differences(baseline, other, "gold greedy") == [-0.25]  # a seed without the key is left out
+    with pytest.raises(ValueError):  # rows of different seeds cannot pair
+        paired_differences(baseline, other[:1], "gold")
 
