@@ -101,6 +101,8 @@ def test_lab_interval():
     mean, half = mean_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / 3 ** 0.5)
     assert mean_interval([0.5])[0] == 0.5
+    sixteen = [float(i % 2) for i in range(16)]  # 16 seeds: Student's t at 15 degrees of freedom, not the normal's
+    assert mean_interval(sixteen)[1] == pytest.approx(2.131 * 0.5164 / 4, rel=1e-3)
     baseline = [{"gold": 0.5}, {"gold": 0.25, "gold greedy": 0.5}]
     other = [{"gold": 0.375}, {"gold": 0.5, "gold greedy": 0.25}]
     assert paired_differences(baseline, other, "gold") == [-0.125, 0.25]
