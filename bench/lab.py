@@ -101,6 +101,8 @@ TABLES = {
         "bfloat16-compiled-vllm": [*BF16, "rollout.enforce_eager=false"],
         # a control: bfloat16's computation in micro-batches of 256 tokens (several a step), which changes rounding only
         "bfloat16-rounding": [*BF16, "learner.max_tokens_per_micro_batch=256"],
+        # the budget that suits a CPU without AMX (README: throughput on the AMD EPYC)
+        "bfloat16-budget-1024": [*BF16, "learner.max_tokens_per_micro_batch=1024"],
     }, ["train.iterations=3", "train.steps_per_iteration=20"]),
     # does the asynchronous loop learn as well: held-out gold after the same training seconds, and the same steps
     "staleness": Table("task_a", STALENESS, ["train.steps_per_iteration=10"], budget=60.0),
