@@ -13,8 +13,8 @@ TABLE:
   judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
   lora          Task A: full fine-tuning against LoRA rank 8 (two learning rates), the same 60 steps
   bf16          Task A: float32 against bfloat16 compute (learner.compute_dtype, model.dtype), and bfloat16 with
-                every model compiled (learner.compile, rollout.enforce_eager false) or either, and a control
-                whose change is rounding only (smaller micro-batches), the same 60 steps
+                every model compiled (learner.compile, rollout.enforce_eager false) or either, a control
+                whose change is rounding only (smaller micro-batches), and the 1024-token budget, the same 60 steps
   staleness     Task A: the synchronous loop against generation overlapped with learning (train.max_staleness 1),
                 both floating over the cores or each given one (-split), at an equal wall-clock budget
   staleness-steps  the same rows at the same 60 steps (what one-step-stale samples do to learning, as where
