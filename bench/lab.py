@@ -19,6 +19,8 @@ TABLE:
                 both floating over the cores or each given one (-split), at an equal wall-clock budget
   staleness-steps  the same rows at the same 60 steps (what one-step-stale samples do to learning, as where
                 generation has devices of its own)
+  staleness-curve  the synchronous and the split overlapped loop for 700 steps, held-out gold every 10 (with
+                --curve: read each row's gold at the steps it makes in a budget off its curve)
 
 A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
 summary.json), so a table is re-runnable row by row. The seed changes the prompt order and sampling, not
@@ -107,6 +109,8 @@ TABLES = {
     # does the asynchronous loop learn as well: held-out gold after the same training seconds, and the same steps
     "staleness": Table("task_a", STALENESS, ["train.steps_per_iteration=10"], budget=60.0),
     "staleness-steps": Table("task_a", STALENESS, ["train.iterations=3", "train.steps_per_iteration=20"]),
+    "staleness-curve": Table("task_a", {row: STALENESS[row] for row in ("synchronous", "max-staleness-1-split")},
+                             ["train.iterations=70", "train.steps_per_iteration=10"]),
     "judges": Table("task_b", {
         "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],
         "llm-judge": ["reward.kind=llm_judge", "reward.judge.mode=direct"],
@@ -225,10 +229,10 @@ def print_outcomes(name: str, results: dict[str, list[dict]]) -> None:
         print(f"| {row} | {len(outcomes)} | " + " | ".join(cell([o[k] for o in outcomes if k in o]) for k in keys) + " |")
 
 
-def paired_differences(baseline: list[dict], other: list[dict], key: str) -> list[float]:
+def paired_differences(baseline: list[dict], other: list[dict], key: str) -> list[float | None]:
     """A row's outcome minus the baseline row's, seed by seed (runs of the same seed start alike, so the pairs'
-    interval is narrower than the rows' own)."""
-    return [o[key] - b[key] for b, o in zip(baseline, other, strict=True) if key in b and key in o]
+    interval is narrower than the rows' own); None for a seed where either run lacks the key."""
+    return [o[key] - b[key] if key in b and key in o else None for b, o in zip(baseline, other, strict=True)]
 
 
 def print_paired(results: dict[str, list[dict]]) -> None:
@@ -242,7 +246,27 @@ def print_paired(results: dict[str, list[dict]]) -> None:
     print("|---" * (2 * len(keys) + 1) + "|")
     for row, outcomes in others:
         diffs = [paired_differences(baseline, outcomes, key) for key in keys]
-        print(f"| {row} | " + " | ".join(" ".join(f"{d:+.3f}" for d in ds) + f" | {cell(ds)}" for ds in diffs) + " |")
+        print(f"| {row} | " + " | ".join(" ".join("-" if d is None else f"{d:+.3f}" for d in ds)
+                                         + f" | {cell([d for d in ds if d is not None])}" for ds in diffs) + " |")
+
+
+def print_curves(results: dict[str, list[dict]], every: int) -> None:
+    """Each row's held-out gold (sampled) after every `every`-th iteration: mean ± 95% interval over the seeds
+    and the mean of the runs' seconds by then, and each row minus the first, seed by seed."""
+    curves = {row: [[r.get("gold") for r in s["iterations"]] for s in summaries] for row, summaries in results.items()}
+    seconds = {row: [[r["seconds"] for r in s["iterations"]] for s in summaries] for row, summaries in results.items()}
+    length = min(len(curve) for runs in curves.values() for curve in runs)
+    first, *others = curves
+    print(f"\nheld-out gold by iteration (mean ± 95% interval over seeds, the runs' mean seconds since their start, "
+          f"evaluations included; minus {first}: paired by seed)\n")
+    print("| iteration | " + " | ".join(curves) + "".join(f" | {row} - {first}" for row in others) + " |")
+    print("|---" * (1 + len(curves) + len(others)) + "|")
+    for i in range(0, length, every):
+        at = {row: [curve[i] for curve in runs if curve[i] is not None] for row, runs in curves.items()}
+        paired = [[o[i] - b[i] for b, o in zip(curves[first], curves[row]) if None not in (b[i], o[i])]
+                  for row in others]
+        print(f"| {i} | " + " | ".join(f"{cell(v)} ({statistics.mean(run[i] for run in seconds[row]):.0f} s)"
+                                      for row, v in at.items()) + "".join(f" | {cell(d)}" for d in paired) + " |")
 
 
 def stopping_replay(summaries: list[dict]) -> None:
@@ -278,6 +302,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="the training budget of budgeted tables (default: the "
                         "table's, 60 s on Task A, 30 s on Task B)")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 30 s budgets, the first two rows")
+    parser.add_argument("--curve", type=int, metavar="N", help="also print held-out gold after every N-th iteration")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "lab")
     args = parser.parse_args()
     table = TABLES[args.table]
@@ -294,6 +319,8 @@ def main() -> None:
     print_outcomes(f"{args.table} ({table.preset}{f', {seconds:g} s of training each' if table.budget else ''})",
                    outcomes)
     print_paired(outcomes)
+    if args.curve:
+        print_curves(results, args.curve)
     if args.table == "stopping":
         stopping_replay(results[rows[0]])
 

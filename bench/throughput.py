@@ -173,12 +173,12 @@ def compare_trl(ours: dict[str, list[dict]], trl: dict[str, list[float]]) -> Non
 
 
 def micro_batch_comparison(size: str, cache_dir: str, repeats: int, prompt_tokens: tuple[int, int],
-                           variants: list[str]) -> None:
+                           variants: list[str], budgets: list[int]) -> None:
     """The learner's step and the reference's forward, in this process, on 64 samples (16 prompts of
     prompt_tokens, 4 responses of up to 32 tokens each): micro-batches of 16 sequences in arrival order against
-    learner.max_tokens_per_micro_batch, each sample its own row or a prompt's samples in one
-    (learner.share_prompts); with the default learner settings, then with each variant's learner.* overrides
-    (e.g. learner.compute_dtype=bfloat16)."""
+    learner.max_tokens_per_micro_batch (at the first budget each sample its own row, then a prompt's samples in
+    one, learner.share_prompts; at the others shared rows); with the default learner settings, then with each
+    variant's learner.* overrides (e.g. learner.compute_dtype=bfloat16)."""
     from bench.floors import median_seconds, synthetic_samples, una_signal
     from core.config import AlgorithmConfig, TinyModelConfig, load_config
     from learner.engine import PolicyLearner
@@ -193,7 +193,8 @@ def micro_batch_comparison(size: str, cache_dir: str, repeats: int, prompt_token
           "reference forward |")
     print("|---|---|---|---|---|")
     for variant in ("", *variants):
-        for budget, share in ((0, False), (1024, False), (1024, True), (2048, True), (4096, True)):
+        settings = [(0, False), (budgets[0], False), *((budget, True) for budget in budgets)]
+        for budget, share in settings:
             overrides = [*variant.split(), f"learner.max_tokens_per_micro_batch={budget}", f"learner.share_prompts={share}"]
             learner = PolicyLearner(path, load_config(None, overrides).learner, AlgorithmConfig(), 64, 0)
             batch = LearnerBatch(samples, learner.sequence_logprobs(samples), una_signal(samples))
@@ -231,6 +232,8 @@ def main() -> None:
                              "(synthetic samples)")
     parser.add_argument("--prompt-tokens", type=int, nargs=2, default=[8, 40], metavar=("LOW", "HIGH"),
                         help="with --micro-batches: the synthetic prompts' lengths")
+    parser.add_argument("--budgets", type=int, nargs="+", default=[1024, 2048, 4096], metavar="TOKENS",
+                        help="with --micro-batches: the learner.max_tokens_per_micro_batch values compared")
     args = parser.parse_args()
     from core.device import cpu_description
 
@@ -238,7 +241,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-models-") as cache_dir:  # the models built for this run
         for size in args.sizes:
             if args.micro_batches:
-                micro_batch_comparison(size, cache_dir, args.repeats, tuple(args.prompt_tokens), args.variants)
+                micro_batch_comparison(size, cache_dir, args.repeats, tuple(args.prompt_tokens), args.variants,
+                                       args.budgets)
             else:
                 measure(size, args, cache_dir)
 
