@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import math
 import os
 import statistics
@@ -252,13 +253,15 @@ def print_paired(results: dict[str, list[dict]]) -> None:
 
 def print_curves(results: dict[str, list[dict]], every: int) -> None:
     """Each row's held-out gold (sampled) after every `every`-th iteration: mean ± 95% interval over the seeds
-    and the mean of the runs' seconds by then, and each row minus the first, seed by seed."""
+    and the runs' mean training seconds by then (held-out evaluation not counted), and each row minus the first,
+    seed by seed."""
     curves = {row: [[r.get("gold") for r in s["iterations"]] for s in summaries] for row, summaries in results.items()}
-    seconds = {row: [[r["seconds"] for r in s["iterations"]] for s in summaries] for row, summaries in results.items()}
+    seconds = {row: [list(itertools.accumulate(r["seconds"] for r in s["iterations"])) for s in summaries]
+               for row, summaries in results.items()}  # each iteration's row holds its own training seconds
     length = min(len(curve) for runs in curves.values() for curve in runs)
     first, *others = curves
-    print(f"\nheld-out gold by iteration (mean ± 95% interval over seeds, the runs' mean seconds since their start, "
-          f"evaluations included; minus {first}: paired by seed)\n")
+    print(f"\nheld-out gold by iteration (mean ± 95% interval over seeds, the runs' mean training seconds by then; "
+          f"minus {first}: paired by seed)\n")
     print("| iteration | " + " | ".join(curves) + "".join(f" | {row} - {first}" for row in others) + " |")
     print("|---" * (1 + len(curves) + len(others)) + "|")
     for i in range(0, length, every):

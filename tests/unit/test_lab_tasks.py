@@ -120,7 +120,7 @@ def test_lab_curves_pair_each_iteration_by_seed(capsys):
     from lab import print_curves
 
     def run(golds: list[float], step_s: float) -> dict:
-        return {"iterations": [{"gold": g, "seconds": i * step_s} for i, g in enumerate(golds)]}
+        return {"iterations": [{"gold": g, "seconds": step_s if i else 0.0} for i, g in enumerate(golds)]}
 
     results = {"sync": [run([0.5, 0.6, 0.7], 10.0), run([0.5, 0.7, 0.9], 12.0)],
                "async": [run([0.5, 0.5, 0.5], 5.0), run([0.5, 0.8, 0.6, 0.4], 7.0)]}  # a longer run: cut at 3
@@ -129,6 +129,6 @@ def test_lab_curves_pair_each_iteration_by_seed(capsys):
     assert lines[0] == "| iteration | sync | async | async - sync |"
     assert lines[1].startswith("| 0 | 0.500 ± 0.000 (0 s) | 0.500 ± 0.000 (0 s) | 0.000 ± 0.000")
     # iteration 2: sync 0.7, 0.9 (mean 0.8, sd 0.1 x sqrt 2: half-width t(1) x 0.1 = 1.2706); async 0.5, 0.6
-    # (0.55, half 0.635); paired -0.2, -0.3 (-0.25, half 0.635); seconds 20, 24 and 10, 14
+    # (0.55, half 0.635); paired -0.2, -0.3 (-0.25, half 0.635); seconds summed: 20, 24 and 10, 14
     assert lines[2] == "| 2 | 0.800 ± 1.271 (22 s) | 0.550 ± 0.635 (12 s) | -0.250 ± 0.635 |"
     assert len(lines) == 3
