@@ -19,8 +19,10 @@ TABLE:
                 both floating over the cores or each given one (-split), at an equal wall-clock budget
   staleness-steps  the same rows at the same 60 steps (what one-step-stale samples do to learning, as where
                 generation has devices of its own)
-  staleness-curve  the synchronous and the split overlapped loop for 700 steps, held-out gold every 10 (with
-                --curve: read each row's gold at the steps it makes in a budget off its curve)
+  staleness-lr1e-4  the synchronous and the split overlapped loop at a third of Task A's learning rate, 30 s
+  staleness-curve  the synchronous and the split overlapped loop for 700 steps, and the synchronous loop with the
+                cores split alike, held-out gold every 10 steps (--curve N prints it every N iterations); the
+                first two at a third of the learning rate (-lr1e-4)
 
 A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
 summary.json), so a table is re-runnable row by row. The seed changes the prompt order and sampling, not
@@ -110,8 +112,18 @@ TABLES = {
     # does the asynchronous loop learn as well: held-out gold after the same training seconds, and the same steps
     "staleness": Table("task_a", STALENESS, ["train.steps_per_iteration=10"], budget=60.0),
     "staleness-steps": Table("task_a", STALENESS, ["train.iterations=3", "train.steps_per_iteration=20"]),
-    "staleness-curve": Table("task_a", {row: STALENESS[row] for row in ("synchronous", "max-staleness-1-split")},
-                             ["train.iterations=70", "train.steps_per_iteration=10"]),
+    # the same at a third of Task A's learning rate, where a step's staleness cost nothing per step
+    # (staleness-curve); 30 s: the curves still rise there, so more steps in the budget can show
+    "staleness-lr1e-4": Table("task_a", {row: STALENESS[row] for row in ("synchronous", "max-staleness-1-split")},
+                              ["train.steps_per_iteration=10", "learner.lr=1e-4"], budget=30.0),
+    # the split row against its control: the synchronous loop with the cores split the same way
+    "staleness-curve": Table("task_a", {
+        "synchronous": [], "max-staleness-1-split": STALENESS["max-staleness-1-split"],
+        "synchronous-split": ["cluster.rollout.cpus=1", "cluster.learner.cpus=1"],
+        # a third of Task A's learning rate: smaller policy moves a step, so a step's staleness matters less?
+        "synchronous-lr1e-4": ["learner.lr=1e-4"],
+        "max-staleness-1-split-lr1e-4": [*STALENESS["max-staleness-1-split"], "learner.lr=1e-4"],
+    }, ["train.iterations=70", "train.steps_per_iteration=10"]),
     "judges": Table("task_b", {
         "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],
         "llm-judge": ["reward.kind=llm_judge", "reward.judge.mode=direct"],
