@@ -22,7 +22,7 @@ TABLE:
   staleness-lr1e-4  the synchronous and the split overlapped loop at a third of Task A's learning rate, 30 s
   staleness-curve  the synchronous and the split overlapped loop for 700 steps, and the synchronous loop with the
                 cores split alike, held-out gold every 10 steps (--curve N prints it every N iterations); the
-                first two at a third of the learning rate (-lr1e-4)
+                first two at a third of the learning rate (-lr1e-4), and with GRPO (grpo-)
 
 A row's runs are kept under --out/TABLE/ROW-sSEED/ and reused when the command runs again (a finished
 summary.json), so a table is re-runnable row by row. The seed changes the prompt order and sampling, not
@@ -123,6 +123,9 @@ TABLES = {
         # a third of Task A's learning rate: smaller policy moves a step, so a step's staleness matters less?
         "synchronous-lr1e-4": ["learner.lr=1e-4"],
         "max-staleness-1-split-lr1e-4": [*STALENESS["max-staleness-1-split"], "learner.lr=1e-4"],
+        # GRPO, whose tokens are weighted by the truncated importance ratio against the generating policy
+        "grpo-synchronous": ["algorithm.name=grpo"],
+        "grpo-max-staleness-1-split": [*STALENESS["max-staleness-1-split"], "algorithm.name=grpo"],
     }, ["train.iterations=70", "train.steps_per_iteration=10"]),
     "judges": Table("task_b", {
         "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],
