@@ -120,7 +120,7 @@ TABLES = {
     "staleness-curve": Table("task_a", {
         "synchronous": [], "max-staleness-1-split": STALENESS["max-staleness-1-split"],
         "synchronous-split": ["cluster.rollout.cpus=1", "cluster.learner.cpus=1"],
-        # a third of Task A's learning rate: smaller policy moves a step, so a step's staleness matters less?
+        # a third of Task A's learning rate: smaller moves a step, and the staleness cost went (README: overlap)
         "synchronous-lr1e-4": ["learner.lr=1e-4"],
         "max-staleness-1-split-lr1e-4": [*STALENESS["max-staleness-1-split"], "learner.lr=1e-4"],
         # GRPO, whose tokens are weighted by the truncated importance ratio against the generating policy
