@@ -245,10 +245,19 @@ def print_outcomes(name: str, results: dict[str, list[dict]]) -> None:
         print(f"| {row} | {len(outcomes)} | " + " | ".join(cell([o[k] for o in outcomes if k in o]) for k in keys) + " |")
 
 
+def paired(baseline: list[float | None], other: list[float | None]) -> list[float | None]:
+    """other minus baseline, seed by seed (runs of the same seed start alike, so the pairs' interval is narrower
+    than the rows' own); None for a seed where either has no value."""
+    return [None if b is None or o is None else o - b for b, o in zip(baseline, other, strict=True)]
+
+
 def paired_differences(baseline: list[dict], other: list[dict], key: str) -> list[float | None]:
-    """A row's outcome minus the baseline row's, seed by seed (runs of the same seed start alike, so the pairs'
-    interval is narrower than the rows' own); None for a seed where either run lacks the key."""
-    return [o[key] - b[key] if key in b and key in o else None for b, o in zip(baseline, other, strict=True)]
+    """A row's outcome minus the baseline row's, seed by seed (paired)."""
+    return paired([b.get(key) for b in baseline], [o.get(key) for o in other])
+
+
+def present(values: list[float | None]) -> list[float]:
+    return [v for v in values if v is not None]
 
 
 def print_paired(results: dict[str, list[dict]]) -> None:
@@ -263,7 +272,7 @@ def print_paired(results: dict[str, list[dict]]) -> None:
     for row, outcomes in others:
         diffs = [paired_differences(baseline, outcomes, key) for key in keys]
         print(f"| {row} | " + " | ".join(" ".join("-" if d is None else f"{d:+.3f}" for d in ds)
-                                         + f" | {cell([d for d in ds if d is not None])}" for ds in diffs) + " |")
+                                         + f" | {cell(present(ds))}" for ds in diffs) + " |")
 
 
 def print_curves(results: dict[str, list[dict]], every: int) -> None:
@@ -280,11 +289,10 @@ def print_curves(results: dict[str, list[dict]], every: int) -> None:
     print("| iteration | " + " | ".join(curves) + "".join(f" | {row} - {first}" for row in others) + " |")
     print("|---" * (1 + len(curves) + len(others)) + "|")
     for i in range(0, length, every):
-        at = {row: [curve[i] for curve in runs if curve[i] is not None] for row, runs in curves.items()}
-        paired = [[o[i] - b[i] for b, o in zip(curves[first], curves[row]) if None not in (b[i], o[i])]
-                  for row in others]
-        print(f"| {i} | " + " | ".join(f"{cell(v)} ({statistics.mean(run[i] for run in seconds[row]):.0f} s)"
-                                      for row, v in at.items()) + "".join(f" | {cell(d)}" for d in paired) + " |")
+        at = {row: [curve[i] for curve in runs] for row, runs in curves.items()}
+        print(f"| {i} | " + " | ".join(f"{cell(present(v))} ({statistics.mean(run[i] for run in seconds[row]):.0f} s)"
+                                      for row, v in at.items())
+              + "".join(f" | {cell(present(paired(at[first], at[row])))}" for row in others) + " |")
 
 
 def stopping_replay(summaries: list[dict]) -> None:

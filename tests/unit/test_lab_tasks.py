@@ -91,12 +91,19 @@ def test_proxy_pairs_are_a_fixed_set_ordered_by_gold():
     assert all(better[1] > worse[1] for better, worse in seen)
 
 
-def test_lab_interval():
+def bench_lab():
+    """bench/lab.py, a script rather than a package module."""
+    import importlib
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from lab import mean_interval, paired_differences
+    return importlib.import_module("lab")
+
+
+def test_lab_interval():
+    lab = bench_lab()
+    mean_interval, paired_differences = lab.mean_interval, lab.paired_differences
 
     mean, half = mean_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / 3 ** 0.5)
@@ -111,13 +118,8 @@ def test_lab_interval():
         paired_differences(baseline, other[:1], "gold")
 
 
-
 def test_lab_curves_pair_each_iteration_by_seed(capsys):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from lab import print_curves
+    print_curves = bench_lab().print_curves
 
     def run(golds: list[float], step_s: float) -> dict:
         return {"iterations": [{"gold": g, "seconds": step_s if i else 0.0} for i, g in enumerate(golds)]}
