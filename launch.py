@@ -234,7 +234,7 @@ def _warn_emulated_bfloat16(cfg: RunConfig) -> None:
 
     if cpu_has_native_bfloat16() is False:
         log.warning("%s bfloat16, but this machine's CPU has no bfloat16 instructions (AVX512-BF16 or AMX): torch and "
-                    "vLLM emulate them here, several times slower than float32 (README: bfloat16 on the CPU). Set "
+                    "vLLM emulate them here, several times slower than float32 (README: the settings behind the speed). Set "
                     "float32 unless those actors run on machines that have them.", " and ".join(keys))
 
 

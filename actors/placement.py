@@ -47,12 +47,12 @@ def vllm_cpu_binding(slot: ActorSlot, model_bytes: int, separate_engine_process:
     scheduler process: on a 2-core node it generated on one core. An engine that reserves no CPU takes turns
     with the other phases and may bind them all (as compute_threads gives the other actors); that pays
     once the model's compute outweighs the scheduler's work. vLLM alone, 64 x 32 tokens, reserved core
-    against every core (README: throughput): 0.4M parameters 0.20 -> 0.24 s, 4M 0.60 -> 0.65 s,
+    against every core (docs/throughput.md): 0.4M parameters 0.20 -> 0.24 s, 4M 0.60 -> 0.65 s,
     8M 0.95 -> 0.72 s, 25M 2.16 -> 1.61 s. An engine that reserves CPUs keeps vLLM's default. With the engine
     core in the actor's process (rollout.separate_engine_process false) nothing is reserved for a scheduler
     process, the actor's threads are compute_threads', and its idle threads spin as OpenMP's default has them:
     sleeping at once (OMP_WAIT_POLICY=PASSIVE, which the scheduler process needs) made its 25M generation
-    1.08-1.17x slower (README: throughput)."""
+    1.08-1.17x slower (docs/throughput.md)."""
     if slot.gpus or slot.cpus >= 1:
         return {}
     return vllm_every_core(model_bytes, separate_engine_process)

@@ -106,7 +106,7 @@ TABLES = {
         "bfloat16-compiled-vllm": [*BF16, "rollout.enforce_eager=false"],
         # a control: bfloat16's computation in micro-batches of 256 tokens (several a step), which changes rounding only
         "bfloat16-rounding": [*BF16, "learner.max_tokens_per_micro_batch=256"],
-        # the budget that suits a CPU without AMX (README: throughput on the AMD EPYC)
+        # micro-batches of 1024 tokens: one run on an AMD EPYC said they suit a CPU without AMX, two more did not
         "bfloat16-budget-1024": [*BF16, "learner.max_tokens_per_micro_batch=1024"],
     }, ["train.iterations=3", "train.steps_per_iteration=20"]),
     # does the asynchronous loop learn as well: held-out gold after the same training seconds, and the same steps
@@ -120,10 +120,10 @@ TABLES = {
     "staleness-curve": Table("task_a", {
         "synchronous": [], "max-staleness-1-split": STALENESS["max-staleness-1-split"],
         "synchronous-split": ["cluster.rollout.cpus=1", "cluster.learner.cpus=1"],
-        # a third of Task A's learning rate: smaller moves a step, and the staleness cost went (README: overlap)
+        # a third of Task A's learning rate: smaller moves a step, and the staleness cost went (docs/throughput.md: overlap)
         "synchronous-lr1e-4": ["learner.lr=1e-4"],
         "max-staleness-1-split-lr1e-4": [*STALENESS["max-staleness-1-split"], "learner.lr=1e-4"],
-        # GRPO, whose tokens are weighted by the truncated importance ratio against the generating policy
+        # GRPO, whose tokens are weighted by the truncated importance ratio: no staleness cost 5 seeds could see
         "grpo-synchronous": ["algorithm.name=grpo"],
         "grpo-max-staleness-1-split": [*STALENESS["max-staleness-1-split"], "algorithm.name=grpo"],
     }, ["train.iterations=70", "train.steps_per_iteration=10"]),

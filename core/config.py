@@ -105,7 +105,7 @@ class RolloutConfig:
     gpu_memory_utilization: Annotated[float, OPEN_SHARE] = 0.2  # on the CPU build: the share of the NUMA node's memory
     kv_cache_gib: Annotated[int, AT_LEAST_1] = 1  # VLLM_CPU_KVCACHE_SPACE for the CPU build
     # no CUDA graphs / torch compilation in vLLM: a faster start; false: on CPUs 15-30 s more to start, then
-    # 25M generation 1.2x faster in float32 and 1.3x in bfloat16 (bench/generation.py); README: throughput
+    # 25M generation 1.2x faster in float32 and 1.3x in bfloat16 (bench/generation.py); docs/throughput.md
     enforce_eager: bool = True
     # vLLM's engine core in a process of its own (vLLM's default; on GPUs it schedules while the model computes);
     # false: in the rollout actor's process (on CPUs it starts about 25 s sooner and generates as fast)
@@ -201,7 +201,7 @@ class LearnerConfig:
     # the same gradient with less padding (bench/throughput.py). The reference scorer batches the same way;
     # PPO's minibatches keep micro_batch_size. Activation memory grows with it: lower it for large models.
     # 4096 holds a 64-sample step of the toy task: in bfloat16 on a CPU one micro-batch took 0.8 s against 1.0 s
-    # in three of 1024 tokens (25M; README: throughput); in float32 the two are alike
+    # in three of 1024 tokens (25M; docs/throughput.md); in float32 the two are alike
     max_tokens_per_micro_batch: Annotated[int, AT_LEAST_0] = 4096
     # with a token budget: the samples of one prompt computed as one row, the prompt once and each response after
     # it (learner/shared_prompts.py): the same log-probs and gradient, the prompt's tokens computed once instead of
@@ -209,23 +209,23 @@ class LearnerConfig:
     share_prompts: bool = True
     # the policy's and the reference scorer's matrix products (torch autocast; weights, gradients and AdamW stay
     # float32): bfloat16 made the learner 1.2-1.3x and the reference 1.4-1.5x faster at 25M on a CPU with AVX512-BF16
-    # (README: throughput). The weight-sync check computes in float32 whatever this says; PPO's critic stays float32
+    # (docs/throughput.md). The weight-sync check computes in float32 whatever this says; PPO's critic stays float32
     compute_dtype: Literal["float32", "bfloat16"] = "float32"
     # torch.compile the policy's and the reference's models (learner/compile.py): fused elementwise kernels made
     # a 25M run's learner 1.3x (bfloat16) and 1.2x (float32) faster on a CPU, its reference 1.4x and 1.15x
-    # (README: throughput), for about a minute of compiling at the first steps; on a CPU it needs a C++ compiler.
-    # Off by default: compiled runs ended 2 points of held-out accuracy lower on the lab's Task A (README: bfloat16)
+    # (docs/throughput.md), for about a minute of compiling at the first steps; on a CPU it needs a C++ compiler.
+    # Off by default: compiled runs ended 2 points of held-out accuracy lower on the lab's Task A (docs/throughput.md)
     compile: bool = False
     # what computes the reference's log-probs: learner (a transformers forward pass on a copy held by learner
     # rank 0: no actor of its own to start, one process fewer; on GPUs rank 0's device holds the whole copy),
     # transformers (the same forward pass in a reference scorer actor of its own, placed by cluster.reference)
     # or vllm (the prompt log-probs of a vLLM engine serving the reference, in the rollout engines' dtype: the
-    # same numbers, faster on CPU; README: throughput). vllm needs a reference that never moves and a policy
+    # same numbers, faster on CPU; docs/throughput.md). vllm needs a reference that never moves and a policy
     # without LoRA. A LoRA reference that is the adapter-disabled base: the learner, no copy
     reference_engine: Literal["learner", "transformers", "vllm"] = "learner"
     # DeepSpeed ZeRO: what is partitioned over the learner's ranks: 0 (nothing), 1 (optimizer states), 2 (+ gradients),
     # 3 (+ weights); auto: 2 with several ranks, 0 with one (nothing to partition: the stages' bookkeeping cost a
-    # 25M learner about 12% of its step, README: throughput)
+    # 25M learner about 12% of its step, docs/throughput.md)
     zero_stage: Literal["auto", 0, 1, 2, 3] = "auto"
     grad_clip: Annotated[float, AT_LEAST_0] = 1.0  # the gradient's largest global norm (0: no clipping)
     critic_lr: Annotated[float, POSITIVE] = 1e-3  # PPO's value model

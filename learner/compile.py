@@ -1,7 +1,7 @@
 """learner.compile: the policy's and the reference's models through torch.compile (TorchInductor), which fuses
 the elementwise work around the matrix products (RMSNorm, rotary, SiLU, residual adds) into generated kernels.
 On a CPU those are C++ that inductor builds with the machine's compiler, once per shape family, at the first
-steps (about a minute at 25M on 2 cores; later runs reuse inductor's on-disk cache). README: throughput."""
+steps (about a minute at 25M on 2 cores; later runs reuse inductor's on-disk cache). docs/throughput.md."""
 
 from __future__ import annotations
 
