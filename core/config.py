@@ -214,7 +214,8 @@ class LearnerConfig:
     # torch.compile the policy's and the reference's models (learner/compile.py): fused elementwise kernels made
     # a 25M run's learner 1.3x (bfloat16) and 1.2x (float32) faster on a CPU, its reference 1.4x and 1.15x
     # (docs/throughput.md), for about a minute of compiling at the first steps; on a CPU it needs a C++ compiler.
-    # Off by default: compiled runs ended 2 points of held-out accuracy lower on the lab's Task A (docs/throughput.md)
+    # Off by default: on the lab's Task A compiled runs ended level with float32's but up to 2 points of held-out
+    # accuracy below bfloat16 uncompiled (Xeon, 8 seeds; the EPYC's 16 inside the noise: docs/throughput.md)
     compile: bool = False
     # what computes the reference's log-probs: learner (a transformers forward pass on a copy held by learner
     # rank 0: no actor of its own to start, one process fewer; on GPUs rank 0's device holds the whole copy),
