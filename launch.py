@@ -25,6 +25,7 @@ from core.console import configure_driver
 from core.data import DataError
 from core.model_folder import check_model_folder
 from core.placement import build_plan, overlap_shares_cores
+from core.precision import Precision, resolve_precision
 from core.versions import check_versions
 from loop.run_folder import finished_run, lock_run_folder
 from loop.trackers import Tracker, check_trackers_installed, finish_trackers, open_trackers
@@ -40,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_driver(args.verbose)
     try:
         cfg = load_config(args.config, args.overrides + (["logging.verbose=true"] if args.verbose else []))
+        precision = resolve_precision(cfg)
         if args.dry_run:
-            return _dry_run(cfg)
+            return _dry_run(cfg, precision)
         check_versions()
         check_trackers_installed(cfg.logging)
         if cfg.reward.kind == "reward_model":  # resolved here, so summary.json names the model used
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_reward_source(cfg)
         _warn_emulated_bfloat16(cfg)
         _check_compiler(cfg)
-        build_plan(cfg)  # the placement's own rules (the cluster it must fit is known once Ray is joined)
+        plan = build_plan(cfg)  # the placement's own rules (the cluster it must fit is known once Ray is joined)
         if shared := overlap_shares_cores(cfg):
             log.warning(shared)
         if cfg.learner.merging != "none":
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
             check_lora(cfg.model.lora, model_path)
         prompts = _load_prompts(cfg, model_path)
+        _check_memory(cfg, plan, model_path, log.info)
     except (ConfigError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -85,15 +88,16 @@ def main(argv: list[str] | None = None) -> int:
             print(done)
             return 0
         log.info("run folder: %s", out_dir)
+        log.info("precision: %s", precision.reason)
         try:
             trackers = open_trackers(cfg.logging, cfg.to_dict(), out_dir.resolve(), resumed_step)
         except Exception as err:  # a tracking server out of reach, W&B online without a login, ...
             print(f"error: opening the trackers of logging.trackers failed: {type(err).__name__}: {err}", file=sys.stderr)
             return 2
-        return _run(cfg, model_path, prompts, out_dir.resolve(), trackers)
+        return _run(cfg, precision, model_path, prompts, out_dir.resolve(), trackers)
 
 
-def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path, trackers: list[Tracker]) -> int:
+def _run(cfg: RunConfig, precision: Precision, model_path: str, prompts, out_dir: Path, trackers: list[Tracker]) -> int:
     import ray
 
     from actors.group import peak_memory, start_actors
@@ -130,7 +134,7 @@ def _run(cfg: RunConfig, model_path: str, prompts, out_dir: Path, trackers: list
         # after an error or a stop (Ctrl-C, SIGTERM) an actor may still be in its call (a learner step takes
         # minutes on a large model): asking it would keep the run from ending until the call returns
         memory = peak_memory(actors) if result.stop_reason not in UNFINISHED else {}
-        summary = write_summary(out_dir, cfg, result, memory, dict(prompts.skipped), model_path, ray_info)
+        summary = write_summary(out_dir, cfg, precision, result, memory, dict(prompts.skipped), model_path, ray_info)
         write_report(out_dir)
         loop.close([summary, out_dir / "report.md", out_dir / "curves.png"])
         print(format_table(result))
@@ -147,7 +151,7 @@ def _interrupt_on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt("stopped by SIGTERM")
 
 
-def _dry_run(cfg: RunConfig) -> int:
+def _dry_run(cfg: RunConfig, precision: Precision) -> int:
     """Print the placement plan and check it fits the declared cluster; no model is built, no actor started."""
     from core.placement import check_fits, declared_nodes, describe
 
@@ -160,9 +164,39 @@ def _dry_run(cfg: RunConfig) -> int:
     ranks = len(plan.slots("learner"))
     auto = " (learner.zero_stage auto)" if cfg.learner.zero_stage == "auto" else ""  # the rule: zero_stage_for
     print(f"learner: {ranks} rank(s), DeepSpeed ZeRO stage {cfg.learner.zero_stage_for(ranks)}{auto}")
+    print(f"precision: {precision.reason}")
     check_fits(plan, declared_nodes(cfg), f"the declared cluster ({cluster})")
     print(f"fits the declared cluster: {cluster}")
+    if _check_memory(cfg, plan, cfg.model.path, print):
+        print("fits in memory")
     return 0
+
+
+def _check_memory(cfg: RunConfig, plan, model_path: str, show) -> bool:
+    """Show the plan's memory table (core/memory_plan.py); a ConfigError when a device cannot hold its actors.
+    False when a model folder could not be sized here (the table is then not shown)."""
+    from core.memory_plan import check_memory, describe_memory, memory_devices, read_shape
+
+    tiny = cfg.model.tiny
+    try:
+        policy = read_shape(model_path, tiny)
+        reward = read_shape(cfg.reward.model_path, tiny, classifier=True) if cfg.reward.kind == "reward_model" else None
+        judge = read_shape(cfg.reward.judge.model_path, tiny) if cfg.reward.kind == "llm_judge" else None
+    except ConfigError as err:  # a dry run away from the model folders (a real run has checked them by now)
+        show(f"memory: not estimated: {err}")
+        return False
+    cpu_gib = cfg.cluster.memory_gib_per_node
+    if not cpu_gib and cfg.cluster.nodes == 1:
+        import psutil
+
+        cpu_gib = psutil.virtual_memory().total / 2**30
+    devices = memory_devices(cfg, plan, policy, reward, judge, cfg.cluster.gpu_memory_gib, cpu_gib)
+    sized = [(name, shape) for name, shape in (("policy", policy), ("reward model", reward), ("judge", judge)) if shape]
+    show("models: " + "; ".join(f"{name} {shape.parameters / 1e6:,.1f}M parameters ({shape.source})"
+                                for name, shape in sized))
+    show(describe_memory(devices))
+    check_memory(devices)
+    return True
 
 
 def _model_path(cfg: RunConfig) -> str:
@@ -234,8 +268,8 @@ def _warn_emulated_bfloat16(cfg: RunConfig) -> None:
 
     if cpu_has_native_bfloat16() is False:
         log.warning("%s bfloat16, but this machine's CPU has no bfloat16 instructions (AVX512-BF16 or AMX): torch and "
-                    "vLLM emulate them here, several times slower than float32 (README: the settings behind the speed). Set "
-                    "float32 unless those actors run on machines that have them.", " and ".join(keys))
+                    "vLLM emulate them here, several times slower than float32 (docs/throughput.md). Set auto or float32 "
+                    "unless those actors run on machines that have them.", " and ".join(keys))
 
 
 def _check_compiler(cfg: RunConfig) -> None:

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 from core.config import LoraConfig, RolloutConfig
+from core.device import compute_device
 from core.memory import ReportsMemory
 from core.model_folder import scoring_length
+from core.precision import concrete_dtype
 from core.records import Prompt, Sample
 from learner.lora import AdapterUpdate
 from learner.shm_weights import check_same_host, shared_memory_dir
@@ -88,7 +90,7 @@ class RolloutEngine(ReportsMemory):
         self.adapter_loads = 0  # each loaded adapter gets the next id: vLLM caches adapters by id
         self.llm = LLM(
             model=model_path,
-            dtype=dtype,
+            dtype=concrete_dtype(dtype, compute_device().type == "cuda"),
             seed=seed,
             enforce_eager=cfg.enforce_eager,
             gpu_memory_utilization=cfg.gpu_memory_utilization,

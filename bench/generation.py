@@ -5,7 +5,7 @@
 
 Prints a table of median seconds per generate call (16 prompts x 4 samples of up to 32 tokens, with the
 sampled tokens' log-probs, as the rollout engine asks) and compiled's speed-up. Compiling costs start-up time
-(vLLM's log says how long; the README gives it), not counted here.
+(vLLM's log says how long; docs/throughput.md gives it), not counted here.
 """
 
 from __future__ import annotations

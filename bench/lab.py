@@ -93,14 +93,14 @@ TABLES = {
         # 4000 steps (its sums stay near 0.05: the held-out check would train it to its 12000-step limit)
         "paft": [], "paft-l1": [f"model.tiny.sft_l1={PAFT_L1}", "model.tiny.sft_until_accuracy=0"],
     }, TASK_B_SLOW + ["train.iterations=8"]),
-    # the same number of steps (3 x 20, Task A's README run); LoRA served merged (the same policy, faster on CPUs)
+    # the same number of steps (3 x 20, Task A's run in docs/lab.md); LoRA served merged (the same policy, faster on CPUs)
     "lora": Table("task_a", {
         "full": [], "lora-r8-lr3e-3": [*LORA_R8, "learner.lr=3e-3"], "lora-r8-lr1e-3": [*LORA_R8, "learner.lr=1e-3"],
     }, ["train.iterations=3", "train.steps_per_iteration=20"]),
     # bfloat16 matrix products in the learner, reference and vLLM against float32, and with every model compiled
     # (learner.compile, rollout.enforce_eager false), the same steps as lora
     "bf16": Table("task_a", {
-        "float32": [], "bfloat16": BF16,
+        "float32": ["learner.compute_dtype=float32", "model.dtype=float32"], "bfloat16": BF16,
         "bfloat16-compiled": [*BF16, "learner.compile=true", "rollout.enforce_eager=false"],
         "bfloat16-compiled-learner": [*BF16, "learner.compile=true"],
         "bfloat16-compiled-vllm": [*BF16, "rollout.enforce_eager=false"],

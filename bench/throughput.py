@@ -5,8 +5,10 @@ and vLLM take for the same model and the same tokens.
                                [--no-trl | --trl-bf16] [--trl-no-checkpointing] [--trl-compile]
 
 For each model size, in one run on an idle machine:
-1. ours: the default job (online UNA, 16 prompts x 4 samples of up to 32 tokens a step) through launch.py
-   for --steps steps; each phase's median seconds per step after --warmup steps (metrics.jsonl's time/*).
+1. ours: the default job (online UNA, 16 prompts x 4 samples of up to 32 tokens a step) through launch.py, in
+   float32 as the floors (the default precision, auto, is float32 on a CPU without bfloat16 instructions; pass
+   --variants "learner.compute_dtype=auto model.dtype=auto" for it elsewhere), for --steps steps; each phase's
+   median seconds per step after --warmup steps (metrics.jsonl's time/*).
 2. floors, on the very tokens of one of those steps (read back from the run's records): vLLM generating
    the step's prompts alone (an actor like ours, timed inside it), a forward pass without gradients
    (the reference scorer's work), DeepSpeed's step (ZeRO stage 0, what learner.zero_stage auto gives our one
@@ -50,6 +52,7 @@ SIZES = {"tiny": None, "25m": (512, 8, 8, 1376), "100m": (768, 12, 12, 2560)}
 PHASES = ("generate", "score", "reference", "learn", "sync", "other")
 FLOORED = ("generate", "reference", "learn", "sync")  # the phases with a floor
 MICRO_BATCH = 16
+FLOAT32 = ("learner.compute_dtype=float32", "model.dtype=float32")  # the precision of the floors
 
 
 def model_shape(size: str) -> dict[str, int]:
@@ -257,8 +260,9 @@ def measure(size: str, args: argparse.Namespace, cache_dir: str) -> None:
 
 
 def round_jobs(size: str, args: argparse.Namespace, cache_dir: str, folder: Path) -> list[tuple[str, Callable]]:
-    """One round's measurements by name: ours (default first: the floors take the tokens and the model of its
-    first run), with each staleness and variant, the floors, TRL's trainers when it is installed."""
+    """One round's measurements by name: ours in float32 (first: the floors, float32 too, take the tokens and the
+    model of its run), with each staleness, each variant on top of float32 (the default precision, auto:
+    "learner.compute_dtype=auto model.dtype=auto"), the floors, TRL's trainers when it is installed."""
     with_trl = args.trl and importlib.util.find_spec("trl") is not None
     if args.trl and not with_trl:
         print("TRL is not installed (pip install -e .[bench]): no comparison with TRL")
@@ -267,9 +271,9 @@ def round_jobs(size: str, args: argparse.Namespace, cache_dir: str, folder: Path
     def ours(overrides: tuple[str, ...]) -> Callable[[], dict]:
         return lambda: run_ours(size, args.steps, args.warmup, folder / f"run-{next(runs)}", cache_dir, overrides)
 
-    jobs = [("default", ours(()))]
-    jobs += [(f"train.max_staleness={k}", ours((f"train.max_staleness={k}",))) for k in args.staleness]
-    jobs += [(variant, ours(tuple(variant.split()))) for variant in args.variants]
+    jobs = [("float32", ours(FLOAT32))]
+    jobs += [(f"train.max_staleness={k}", ours((*FLOAT32, f"train.max_staleness={k}"))) for k in args.staleness]
+    jobs += [(variant, ours((*FLOAT32, *variant.split()))) for variant in args.variants]
     jobs.append(("floors", lambda: floors(model_path_of(first), step_samples(first, args.warmup + 1), args.repeats)))
     trl_runs = itertools.product(TRL_RUNS, (False, True) if args.trl_bf16 else (False,)) if with_trl else ()
     settings = (", no checkpointing" if args.trl_no_checkpointing else "") + (", compiled" if args.trl_compile else "")
@@ -280,7 +284,7 @@ def round_jobs(size: str, args: argparse.Namespace, cache_dir: str, folder: Path
 
 
 def report_rounds(size: str, args: argparse.Namespace, results: dict[str, list]) -> None:
-    default = results["default"]
+    default = results["float32"]
     report(size, mean_of(default), mean_of(results["floors"]))
     for index, (run, floor) in enumerate(zip(default, results["floors"])):
         print(f"round {index + 1}: " + ", ".join(f"{p} {run[p]:.3f} s ({run[p] / floor[p]:.2f}x)" for p in FLOORED)
@@ -295,7 +299,7 @@ def report_rounds(size: str, args: argparse.Namespace, results: dict[str, list])
             print(f"ours with {variant}: " + ", ".join(f"{p} {run[p]:.3f}" for p in (*PHASES, "step")))
     trl = {name: runs for name, runs in results.items() if name.startswith("TRL ")}
     if trl:
-        compare_trl({name: results[name] for name in ("default", *args.variants)}, trl)
+        compare_trl({name: results[name] for name in ("float32", *args.variants)}, trl)
 
 
 def trl_job(first_run: Path, args: argparse.Namespace, trainer: str, beta: float, bf16: bool) -> float:

@@ -35,7 +35,7 @@ class TinyModelConfig:
     sft_lr: Annotated[float, POSITIVE] = 3e-3
     sft_l1: Annotated[float, AT_LEAST_0] = 0.0  # L1 penalty on the warm start's change to the weights (PAFT's sparse SFT delta)
     # after sft_steps, keep training (checked every 100 steps) until greedy accuracy on the held-out sums reaches
-    # this, at most to sft_max_steps: the step where sums generalise moves with the seed and the CPU (README: the lab);
+    # this, at most to sft_max_steps: the step where sums generalise moves with the seed and the CPU (docs/lab.md);
     sft_until_accuracy: Annotated[float, SHARE] = 0.0  # 0 = exactly sft_steps, no check
     sft_max_steps: Annotated[int, AT_LEAST_0] = 0  # the most steps the held-out check may train to (with sft_until_accuracy)
     # what the tokenizer covers and the warm start teaches: topics (the toy: "X and Y."), and the lab's
@@ -60,7 +60,7 @@ class LoraConfig:
     # (no second model held; the reference cannot move); separate: the reference scorer actor, as without LoRA
     reference: Literal["adapter_disabled", "separate"] = "adapter_disabled"
     # adapter: each push sends the adapter, vLLM serves it (LoRA kernels); merged: each push sends the base with the
-    # adapter merged in and vLLM runs it as a plain model (vLLM's CPU LoRA kernels are slow: README, bench/lora.py)
+    # adapter merged in and vLLM runs it as a plain model (vLLM's CPU LoRA kernels are slow: docs/lora.md, bench/lora.py)
     serve: Literal["adapter", "merged"] = "adapter"
 
     def pushes_adapter(self) -> bool:
@@ -74,7 +74,9 @@ class ModelConfig:
     path: str = ""  # a local Hugging Face model folder; empty builds the tiny model below
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # the rollout engines' weights (the learner trains in float32)
+    # the rollout engines' weights (the learner keeps float32 weights whatever this says); auto: bfloat16 where the
+    # engines' hardware computes it natively (GPUs; CPUs with AVX512-BF16 or AMX), else float32 (core/precision.py)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
 
 @dataclass
@@ -178,7 +180,7 @@ class AlgorithmConfig:
     kl_coef: Annotated[float, AT_LEAST_0] = 0.04
     clip_eps: Annotated[float, POSITIVE] = 0.2  # PPO: clipping of the policy's ratio to the policy before the update
     # PPO / GRPO / RLOO: each token's weight min(pi_learner / pi_generator, cap) for samples a stale or
-    # numerically different generator drew (train.max_staleness); UNA, DPO and KTO need none (see README)
+    # numerically different generator drew (train.max_staleness); UNA, DPO and KTO need none (docs/async.md)
     importance_cap: Annotated[float, Range(low=1.0)] = 2.0
     kl_estimator: Literal["k1", "k2", "k3"] = "k1"  # PPO's per-token KL penalty
     ppo_epochs: Annotated[int, AT_LEAST_1] = 2  # passes over each batch of samples
@@ -209,14 +211,20 @@ class LearnerConfig:
     share_prompts: bool = True
     # the policy's and the reference scorer's matrix products (torch autocast; weights, gradients and AdamW stay
     # float32): bfloat16 made the learner 1.2-1.3x and the reference 1.4-1.5x faster at 25M on a CPU with AVX512-BF16
-    # (docs/throughput.md). The weight-sync check computes in float32 whatever this says; PPO's critic stays float32
-    compute_dtype: Literal["float32", "bfloat16"] = "float32"
+    # (docs/throughput.md), with the lab's learning curve level with float32's. auto: bfloat16 where the learner's
+    # hardware computes it natively (GPUs; CPUs with AVX512-BF16 or AMX), else float32 (core/precision.py). The
+    # weight-sync check computes in float32 whatever this says; PPO's critic stays float32
+    compute_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     # torch.compile the policy's and the reference's models (learner/compile.py): fused elementwise kernels made
     # a 25M run's learner 1.3x (bfloat16) and 1.2x (float32) faster on a CPU, its reference 1.4x and 1.15x
     # (docs/throughput.md), for about a minute of compiling at the first steps; on a CPU it needs a C++ compiler.
     # Off by default: on the lab's Task A compiled runs ended level with float32's but up to 2 points of held-out
     # accuracy below bfloat16 uncompiled (Xeon, 8 seeds; the EPYC's 16 inside the noise: docs/throughput.md)
     compile: bool = False
+    # recompute each decoder layer's activations in the backward pass instead of keeping them (transformers'
+    # gradient checkpointing): a micro-batch's activations shrink to each layer's input, for about a third more
+    # compute. What a 7B learner on one GPU needs (configs/gpu/); off by default, the tiny models fit without it
+    gradient_checkpointing: bool = False
     # what computes the reference's log-probs: learner (a transformers forward pass on a copy held by learner
     # rank 0: no actor of its own to start, one process fewer; on GPUs rank 0's device holds the whole copy),
     # transformers (the same forward pass in a reference scorer actor of its own, placed by cluster.reference)
@@ -336,6 +344,9 @@ class ClusterConfig:
     nodes: Annotated[int, AT_LEAST_1] = 1  # the cluster --dry-run checks against; a real run checks the Ray cluster it joined
     gpus_per_node: Annotated[int, AT_LEAST_0] = 0  # the cluster --dry-run checks against
     cpus_per_node: Annotated[int, AT_LEAST_0] = 0  # 0: not checked
+    # the memory check (core/memory_plan.py): each GPU's memory, and each node's memory for the actors on CPUs
+    gpu_memory_gib: Annotated[float, POSITIVE] = 80.0
+    memory_gib_per_node: Annotated[float, AT_LEAST_0] = 0.0  # 0: this machine's memory on one node, else not checked
     rollout: RoleResources = field(default_factory=RoleResources)
     learner: RoleResources = field(default_factory=RoleResources)
     reference: RoleResources = field(default_factory=RoleResources)  # also the KL-to-initial scorer when it moves
@@ -372,6 +383,8 @@ class RunConfig:
 
 def load_config(path: str | None = None, overrides: list[str] = ()) -> RunConfig:
     """Read a YAML preset (or the embedded default), apply `a.b=value` overrides, validate."""
+    from core.config_checks import check_combinations
+
     data: dict[str, Any] = {}
     source = "the embedded default"
     if path:
@@ -391,106 +404,5 @@ def load_config(path: str | None = None, overrides: list[str] = ()) -> RunConfig
             apply_override(data, item)
         source = "command-line override"
     cfg = build(RunConfig, data, "", source)
-    _check_combinations(cfg, source)
+    check_combinations(cfg, source)
     return cfg
-
-
-def _check_combinations(cfg: RunConfig, source: str) -> None:
-    """Keys that are each valid but do not work together."""
-    if cfg.reward.kind == "exact_match" and not cfg.data.answer_field:
-        raise ConfigError(f"{source}: reward.kind exact_match compares with a reference answer; set data.answer_field "
-                          "to the data's answer column")
-    if len(cfg.learner.adam_betas) != 2:
-        raise ConfigError(f"{source}: learner.adam_betas is AdamW's two betas, e.g. [0.9, 0.999]; got {cfg.learner.adam_betas}")
-    _check_algorithm(cfg, source)
-    _check_lora(cfg, source)
-    _check_reference_engine(cfg, source)
-    if cfg.learner.compile and cfg.learner.zero_stage == 3:
-        raise ConfigError(f"{source}: learner.compile is not built for learner.zero_stage 3 (ZeRO-3 gathers each "
-                          "layer's weights inside the forward pass, which torch.compile would have to trace); set "
-                          "learner.zero_stage 2, or learner.compile false")
-    if "jsonl" not in cfg.logging.trackers:
-        raise ConfigError(f"{source}: logging.trackers must include jsonl: the run's report, curves and resume read "
-                          f"metrics.jsonl (got {cfg.logging.trackers}); add the others beside it")
-    arithmetic_used = cfg.data.source == "arithmetic" or cfg.stopping.guard == "arithmetic"
-    if arithmetic_used and not cfg.model.path and "arithmetic" not in cfg.model.tiny.skills:
-        raise ConfigError(f"{source}: the arithmetic task needs a tokenizer that covers sums; add arithmetic to "
-                          "model.tiny.skills (see configs/lab/task_a.yaml)")
-    tiny = cfg.model.tiny
-    if tiny.sft_until_accuracy and ("arithmetic" not in tiny.skills or tiny.sft_max_steps <= tiny.sft_steps):
-        raise ConfigError(f"{source}: model.tiny.sft_until_accuracy checks the warm start's held-out sums: it needs "
-                          "arithmetic in model.tiny.skills and model.tiny.sft_max_steps above model.tiny.sft_steps "
-                          f"(got skills {tiny.skills}, sft_steps {tiny.sft_steps}, sft_max_steps {tiny.sft_max_steps})")
-    if cfg.evaluation.gold == "exact_match" and not cfg.data.answer_field:
-        raise ConfigError(f"{source}: evaluation.gold exact_match compares with a reference answer; set "
-                          "data.answer_field to the data's answer column")
-    if cfg.reward.kind == "exact_match" and cfg.data.source == "toy":
-        raise ConfigError(f"{source}: reward.kind exact_match needs data with answers; the toy task has none "
-                          "(set data.source to a .jsonl/.parquet file or datasets folder)")
-
-
-def _check_reference_engine(cfg: RunConfig, source: str) -> None:
-    """A vLLM engine serves the reference as loaded: nothing moves it, and it holds no adapter."""
-    if cfg.learner.reference_engine != "vllm":
-        return
-    if cfg.train.reference_refresh != "never":
-        raise ConfigError(f"{source}: learner.reference_engine vllm serves a reference that never moves; "
-                          f"train.reference_refresh {cfg.train.reference_refresh} needs learner.reference_engine "
-                          "transformers (or set train.reference_refresh never)")
-    if cfg.model.lora.enabled:
-        raise ConfigError(f"{source}: learner.reference_engine vllm is not built for a LoRA policy (its reference is the "
-                          "base with the adapter switched off, or the base with model.lora.adapter_path merged); set "
-                          "learner.reference_engine transformers")
-
-
-def _check_lora(cfg: RunConfig, source: str) -> None:
-    """What a LoRA policy cannot be combined with (learner/lora.py checks the model and adapter files)."""
-    lora = cfg.model.lora
-    if not lora.enabled:
-        return
-    if cfg.learner.merging != "none":
-        raise ConfigError(f"{source}: learner.merging merges full-weight updates with the SFT task vector; with "
-                          "model.lora the base is frozen and only the adapter learns: set learner.merging none")
-    if lora.serve == "merged" and lora.adapter_path:
-        raise ConfigError(f"{source}: model.lora.serve merged starts the engines from model.path alone, not the policy "
-                          "model.lora.adapter_path starts from; merge it first (python -m learner.merge_adapter) and "
-                          "give the merged folder as model.path, or set model.lora.serve adapter")
-    if lora.serve == "merged" and cfg.cluster.weight_transport == "nccl":
-        raise ConfigError(f"{source}: model.lora.serve merged is not built for cluster.weight_transport nccl (its sender "
-                          "sends the module's own parameters); use model.lora.serve adapter, or weight_transport ray")
-    if not lora.target_modules:
-        raise ConfigError(f"{source}: model.lora.target_modules is empty; name the layers (e.g. [q_proj, v_proj]) "
-                          "or use [all-linear]")
-    if lora.reference != "adapter_disabled":
-        return
-    if cfg.train.reference_refresh != "never":
-        raise ConfigError(f"{source}: model.lora.reference adapter_disabled is the frozen base and cannot follow "
-                          f"train.reference_refresh {cfg.train.reference_refresh}; set model.lora.reference separate")
-    if lora.adapter_path:
-        raise ConfigError(f"{source}: model.lora.reference adapter_disabled scores with the base weights alone, not "
-                          "the policy model.lora.adapter_path starts from; set model.lora.reference separate")
-    if cfg.learner.zero_stage == 3 and cfg.cluster.learner.count > 1:
-        raise ConfigError(f"{source}: model.lora.reference adapter_disabled is scored by learner rank 0 alone, which "
-                          "ZeRO-3 cannot do with several ranks (each holds a part of the weights); set "
-                          "model.lora.reference separate, or learner.zero_stage 2")
-
-
-def _check_algorithm(cfg: RunConfig, source: str) -> None:
-    """What the algorithm's registry entry needs of the config; settings under which no update can ever change
-    the policy are refused, not run to a silent exit 0."""
-    from learner.algorithms import lookup
-
-    algorithm = cfg.algorithm
-    try:
-        entry = lookup(algorithm)
-    except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
-    if cfg.learner.merging != "none" and not entry.single_update:
-        raise ConfigError(f"{source}: learner.merging works with the single-update algorithms (not {algorithm.name}, "
-                          "which makes several optimizer steps per batch)")
-    if algorithm.beta <= 0 and entry.uses_beta:
-        raise ConfigError(f"{source}: algorithm.beta must be positive for {algorithm.name} (its loss is a function of "
-                          f"beta x the log-ratio; 0 gives no gradient); got {algorithm.beta}")
-    if cfg.rollout.samples_per_prompt < 2 and entry.compares_samples:
-        raise ConfigError(f"{source}: {algorithm.name} compares the samples of a prompt; set rollout.samples_per_prompt "
-                          f"to 2 or more (got {cfg.rollout.samples_per_prompt})")

@@ -24,7 +24,8 @@ _VERBOSE_ENVIRONMENT = {"VLLM_LOGGING_LEVEL": "WARNING"}  # vLLM's INFO is a pag
 # lines printed before a library reads its switch (vLLM warns about Triton while importing, in each of its
 # processes): the driver drops them when Ray forwards the actors' output
 _UNSWITCHABLE_LINES = r"Triton is installed, but doesn't include CPU backend"
-_THIRD_PARTY_LOGGERS = ("ray", "transformers", "datasets", "torch", "vllm", "DeepSpeed", "urllib3", "filelock")
+_THIRD_PARTY_LOGGERS = ("ray", "transformers", "datasets", "torch", "vllm", "DeepSpeed", "urllib3", "filelock",
+                        "matplotlib")  # matplotlib's font-cache notices on a first run (curves.png)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -38,6 +39,7 @@ def actor_environment(verbose: bool, gpus: float) -> dict[str, str]:
 def configure_driver(verbose: bool) -> None:
     """The driver's logging: our INFO lines always, the libraries' warnings only when verbose."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # "generated new fontManager": its INFO, even verbose
     if "DS_ACCELERATOR" not in os.environ:  # transformers imports DeepSpeed here too (building the tiny model)
         import torch
 

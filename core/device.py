@@ -19,7 +19,7 @@ def compute_device() -> torch.device:
 def cpu_has_native_bfloat16() -> bool | None:
     """Whether this machine's CPU multiplies bfloat16 in hardware (x86: AVX512-BF16 or AMX); None where torch
     cannot tell (other architectures). Without it torch and vLLM emulate bfloat16 in float32 arithmetic plus
-    conversions: slower than float32, not faster (README: the settings behind the speed)."""
+    conversions: slower than float32, not faster (docs/throughput.md: the settings behind the speed)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return None
     cpu = torch.cpu

@@ -184,7 +184,7 @@ def overlap_shares_cores(cfg: RunConfig) -> str | None:
     """What to tell a user whose overlapped generation (train.max_staleness) will compete for the same CPU cores
     as the learner, or None. An actor that reserves no CPU computes on every core of its node
     (actors/placement.compute_threads), which suits phases that take turns; overlapped, the rollout engine's
-    and the learner's threads then outnumber the cores and each waits on the other's (README: asynchronous
+    and the learner's threads then outnumber the cores and each waits on the other's (docs/async.md: asynchronous
     generation)."""
     c = cfg.cluster
     on_cpus = not (c.rollout.gpus or c.learner.gpus)

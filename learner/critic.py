@@ -29,10 +29,12 @@ class ValueModel(nn.Module):
 
 
 def build_critic_engine(model_path: str, lr: float, micro_batch_size: int, accumulation_steps: int,
-                        grad_clip: float, zero_stage: int):
+                        grad_clip: float, zero_stage: int, gradient_checkpointing: bool = False):
     import deepspeed
 
     model = ValueModel(model_path)
+    if gradient_checkpointing:  # learner.gradient_checkpointing: the critic's backbone as the policy's
+        model.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     optimizer, grad_clip = learner_optimizer(list(model.parameters()), zero_stage, grad_clip, lr=lr)
     config = {
         "train_micro_batch_size_per_gpu": micro_batch_size,

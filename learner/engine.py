@@ -12,6 +12,7 @@ import torch
 
 from core.config import AlgorithmConfig, LearnerConfig, LoraConfig
 from core.memory import ReportsMemory
+from core.precision import concrete_dtype
 from core.records import Sample, UpdateStats
 from learner.algorithms import lookup
 from learner.attention import use_float32_attention
@@ -85,11 +86,13 @@ class PolicyLearner(ReportsMemory):
         self.rank, self.world_size, self.bucket_bytes = rank, world_size, bucket_mb * 2**20
         init_process_group(rank, world_size, master, timeout_s)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-        self.compute_dtype = getattr(torch, learner.compute_dtype)
+        self.compute_dtype = getattr(torch, concrete_dtype(learner.compute_dtype, torch.cuda.is_available()))
         use_float32_attention(model, self.compute_dtype)
         self.lora = lora if lora is not None and lora.enabled else None
         if self.lora:
             model = wrap_with_lora(model, self.lora)  # the base frozen: only the adapter is optimised
+        if learner.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         compile_model(model, learner.compile)
         self.pad_token_id = model.config.pad_token_id if model.config.pad_token_id is not None else 0
         # one optimizer step takes the whole batch, or a part of it (PPO's minibatches); this rank its share

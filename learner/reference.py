@@ -7,6 +7,7 @@ import torch
 
 from core.device import compute_device
 from core.memory import ReportsMemory
+from core.precision import concrete_dtype
 from core.records import Sample
 from learner.attention import use_float32_attention
 from learner.compile import compile_model
@@ -17,7 +18,7 @@ from learner.weights import iter_buckets, serialize_state_dict
 
 class ReferenceScorer(ReportsMemory):
     def __init__(self, model_path: str, micro_batch_size: int, max_tokens_per_micro_batch: int = 0,
-                 share_prompts: bool = False, adapter_path: str = "", compute_dtype: str = "float32",
+                 share_prompts: bool = False, adapter_path: str = "", compute_dtype: str = "auto",
                  compile: bool = False):
         """share_prompts, adapter_path (a LoRA policy's starting adapter, model.lora.adapter_path, merged into the
         weights), compute_dtype and compile: the learner's settings, so that reference and policy are computed alike."""
@@ -31,7 +32,7 @@ class ReferenceScorer(ReportsMemory):
         self.model = model.to(compute_device()).eval()
         self.pad_token_id = self.model.config.pad_token_id or 0
         self.micro_batch_size, self.max_tokens = micro_batch_size, max_tokens_per_micro_batch
-        self.compute_dtype = getattr(torch, compute_dtype)
+        self.compute_dtype = getattr(torch, concrete_dtype(compute_dtype, torch.cuda.is_available()))
         use_float32_attention(self.model, self.compute_dtype)
         compile_model(self.model, compile)
         self.share_prompts = shares_prompts(share_prompts, max_tokens_per_micro_batch, self.model)

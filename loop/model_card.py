@@ -27,7 +27,9 @@ def model_card(cfg: RunConfig, state: LoopState) -> str:
              f"- Data: {cfg.data.source} ({cfg.data.prompt_field} field), {cfg.train.prompts_per_step} prompts x "
              f"{cfg.rollout.samples_per_prompt} samples a step, train.mode {cfg.train.mode}",
              f"- Trained: {state.iteration} iterations, {state.step} steps, {state.updates} optimizer updates, "
-             f"policy version {state.policy_version}, seed {cfg.train.seed}"]
+             f"policy version {state.policy_version}, seed {cfg.train.seed}",
+             f"- Precision: learner.compute_dtype {cfg.learner.compute_dtype} (float32 weights and optimizer), rollout "
+             f"engines model.dtype {cfg.model.dtype}; the weights here are float32"]
     if lora.enabled:
         lines.append(f"- LoRA: rank {lora.rank}, alpha {lora.alpha:g}, targets {', '.join(lora.target_modules)}; this "
                      "folder holds the base with the adapter merged in, and the adapter alone in adapter/")

@@ -14,6 +14,7 @@ from actors.calls import ActorCallError, wait_one, wait_until_answering
 from actors.group import Actors
 from actors.weight_sync import push_weights, verify_sync
 from core.config import RunConfig
+from core.precision import concrete_dtype
 from core.records import Sample
 from loop import checkpoint
 from loop.state import LoopState
@@ -66,7 +67,12 @@ class PolicySync:
     def verify(self, samples: list[Sample]) -> float:
         """The largest difference between the engines' and the learner's log-probs of these samples."""
         return self.retried(lambda: verify_sync(self.actors.rollout, self.actors.learner, samples,
-                                                SYNC_TOLERANCE[self.cfg.model.dtype], self.state.policy_version))
+                                                self.tolerance(), self.state.policy_version))
+
+    def tolerance(self) -> float:
+        """How far the engines' log-probs may be from the learner's float32 ones, by the dtype the engines serve in
+        (model.dtype; auto resolved as the engines resolve it, for a loop started without launch.py)."""
+        return SYNC_TOLERANCE[concrete_dtype(self.cfg.model.dtype, self.cfg.cluster.rollout.gpus > 0)]
 
     def refresh_after_iteration(self) -> None:
         """train.reference_refresh every_iteration: the reference takes the policy."""

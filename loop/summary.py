@@ -9,14 +9,16 @@ from typing import Any
 
 from core.config import RunConfig
 from core.files import write_text_atomic
+from core.precision import Precision
 from loop.training import LoopResult
 
 
-def write_summary(out_dir: Path, cfg: RunConfig, result: LoopResult, peak_memory_mb: dict[str, float],
+def write_summary(out_dir: Path, cfg: RunConfig, precision: Precision, result: LoopResult, peak_memory_mb: dict[str, float],
                   skipped_prompts: dict[str, int], model_path: str, ray_info: dict[str, Any]) -> Path:
     summary = {
         "config": cfg.to_dict(),
         "model_path": model_path,
+        "precision": precision.to_dict(),
         "iterations": [asdict(row) for row in result.iterations],
         "stop_reason": result.stop_reason,
         "stop_detail": result.stop_detail,

@@ -5,7 +5,7 @@ rewards/guard.py) and to improve (the alignment lab, tasks/):
   writing     "write about X and Y."  ->  a varied sentence  (tasks/writing.sample_response)
 Each batch has an equal share of every skill, and each skill weighs the same in the loss (the mean of the
 skills' token-mean losses), so that the long, high-entropy sentences do not outweigh the 4-token sums. A
-design choice: at 2000 steps held-out accuracy was the same with and without it (README, the lab).
+design choice: at 2000 steps held-out accuracy was the same with and without it (docs/lab.md).
 Runs once, when the model is built.
 """
 
@@ -77,7 +77,7 @@ def supervised_warm_start(model, tokenizer, cfg: TinyModelConfig) -> dict:
     are done. Returns what was done (steps, last loss, the checks), which the model folder keeps.
 
     Why the check: the sums' held-out accuracy comes in a sharp step whose place moves with the seed and
-    with the CPU's float rounding (README: the lab), so a fixed step count is a lottery over the level.
+    with the CPU's float rounding (docs/lab.md), so a fixed step count is a lottery over the level.
 
     cfg.sft_l1 > 0 adds PAFT's L1 penalty l1 * |theta - theta_start|_1 as a proximal step after each AdamW
     step (soft-thresholding the change by lr * l1), which, unlike a penalty in the loss, leaves exact zeros:

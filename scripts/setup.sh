@@ -17,8 +17,17 @@ if [ "$free_gb" -lt "$need_gb" ]; then
   exit 1
 fi
 
+step() {  # what setup is doing now, and how long the step before it took
+  echo "setup: [${SECONDS}s] $*"
+}
+if [ -x .venv/bin/python ]; then
+  step "updating .venv ($target): pip checks every package (about 1 minute when little changed)"
+else
+  step "creating .venv and installing vLLM ($target), DeepSpeed, Ray, torch and the rest: 3-6 minutes, about 4.5 GB"
+fi
 python3 -m venv .venv
 log=.venv/pip-install.log
+echo "setup: pip's output goes to $log"
 # One retry: a download that breaks mid-way is the usual cause of a failed install on a fresh machine.
 for attempt in 1 2; do
   if .venv/bin/pip install --quiet --disable-pip-version-check -e ".[${target},dev]" >"$log" 2>&1; then
@@ -37,13 +46,22 @@ if [ "$target" = cpu ]; then
   .venv/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
 fi
 # What the runs import, and the versions launch.py checks: a half-installed package fails here, not in a run.
-.venv/bin/python -c "from vllm import LLM; import deepspeed, ray, transformers, peft, datasets, pyarrow
-from core.versions import check_versions; check_versions()" \
-  || { echo "setup: the installed packages do not import (pip's output: $log)" >&2; exit 1; }
+step "checking that the packages import, at the tested versions (about half a minute)"
+# (the libraries' start-up notices are kept for a failure: a working install prints none of them)
+if ! out=$(.venv/bin/python -c "from vllm import LLM; import deepspeed, ray, transformers, peft, datasets, pyarrow
+from core.versions import check_versions; check_versions()" 2>&1); then
+  echo "$out" >&2
+  echo "setup: the installed packages do not import (pip's output: $log)" >&2
+  exit 1
+fi
 # DeepSpeed's shared-memory all-reduce for several CPU learner ranks: compiled now, not in the first run
 # (learner/cpu_comm.py); GPUs use NCCL instead.
 if [ "$target" = cpu ]; then
-  .venv/bin/python -m learner.cpu_comm >/dev/null \
-    || { echo "setup: building DeepSpeed's shared-memory op failed; see the output above" >&2; exit 1; }
+  step "building DeepSpeed's shared-memory all-reduce op (about a minute, once)"
+  if ! out=$(.venv/bin/python -m learner.cpu_comm 2>&1); then
+    echo "$out" >&2
+    echo "setup: building DeepSpeed's shared-memory op failed; see the output above" >&2
+    exit 1
+  fi
 fi
-echo "setup: .venv ready ($target)"
+step ".venv ready ($target)"

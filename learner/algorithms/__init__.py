@@ -6,7 +6,7 @@ own optimizer-step plan (PPO's epochs and minibatches with a critic), and what i
 loop, the learner and the config checks ask `lookup(cfg)`; nothing else compares algorithm names.
 
 Adding an algorithm: a new file in this folder with its objective and its entry, and one line below
-(README, "Adding an algorithm").
+(docs/algorithms.md, "Adding an algorithm").
 """
 
 from __future__ import annotations

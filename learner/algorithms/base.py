@@ -43,6 +43,7 @@ class Algorithm:
     uses_beta: bool = True  # its loss is a function of beta x the log-ratio, so beta must be positive
     compares_samples: bool = False  # it needs two or more samples per prompt (pairs, group baselines)
     needs_mismatched: bool = False  # it needs responses scored under other prompts (KTO's reference point)
+    has_critic: bool = False  # each learner rank also trains a value model of the policy's size (memory_plan counts it)
     # the sequences one optimizer step takes, of a batch of n (PPO splits a batch into minibatches)
     update_size: Callable[[AlgorithmConfig, int], int] = lambda cfg, n: n
 

@@ -56,7 +56,8 @@ class PPOTrainer:
     def build(cls, cfg: AlgorithmConfig, learner_cfg: LearnerConfig, learner: PolicyLearner) -> PPOTrainer:
         """The plan on the policy learner's engine, with a critic engine of its own."""
         critic = build_critic_engine(learner.model_path, learner_cfg.critic_lr, learner.micro_batch_size,
-                                     learner.accumulation_steps, learner_cfg.grad_clip, learner.zero_stage)
+                                     learner.accumulation_steps, learner_cfg.grad_clip, learner.zero_stage,
+                                     learner_cfg.gradient_checkpointing)
         return cls(cfg, learner.engine, critic, learner.micro_batch_size, learner.accumulation_steps,
                    learner.pad_token_id, learner.seed, learner.rank, learner.world_size, learner.compute_dtype)
 
@@ -137,5 +138,5 @@ class PPOTrainer:
             engine.step()
 
 
-PPO = Algorithm("ppo", score_signal, updater=PPOTrainer.build, uses_beta=False,
+PPO = Algorithm("ppo", score_signal, updater=PPOTrainer.build, uses_beta=False, has_critic=True,
                 update_size=lambda cfg, n: math.ceil(n / cfg.ppo_minibatches))

@@ -40,7 +40,7 @@ def test_the_warm_start_reaches_its_held_out_level(lab_model):
 
 
 def test_task_a_raises_held_out_accuracy(tmp_path, tiny_config, lab_model):
-    # README, "The lab's warm start differs between CPU kinds": how fast Task A learns depends on the build;
+    # docs/lab.md, "The lab's warm start differs between CPU kinds": how fast Task A learns depends on the build;
     # seed 0's 120 steps raised sampled accuracy by 0.11 on AVX2 and 0.16 on a Xeon (seeds 1-4 there: 0.08-0.13),
     # greedy by 0.02-0.08; the tables' AVX512 build gained more in 20
     summary = launch("task_a", tmp_path, tiny_config.cache_dir, "train.iterations=1", "train.steps_per_iteration=120")

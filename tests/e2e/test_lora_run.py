@@ -35,7 +35,7 @@ def metrics(uninterrupted) -> list[dict]:
 
 def test_reward_rises_on_fresh_prompts(metrics):
     # the reward on each step's fresh prompts (640 samples an iteration): on the tiny model a LoRA policy's
-    # held-out reward rises more slowly than full fine-tuning's (README, bench/lora.py), too little for 16 prompts
+    # held-out reward rises more slowly than full fine-tuning's (docs/lora.md, bench/lora.py), too little for 16 prompts
     per_iteration = [statistics.mean(r["train/reward_mean"] for r in metrics
                                      if r.get("iteration") == i and "train/reward_mean" in r)
                      for i in range(1, ITERATIONS + 1)]

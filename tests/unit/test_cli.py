@@ -1,8 +1,13 @@
 """The installed command, `una-align` (launch.cli): its commands, and the config with every key's meaning."""
 
+import os
+from pathlib import Path
+
 import pytest
 
 import launch
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_config_prints_every_key_with_its_value_default_and_meaning(capsys):
@@ -42,3 +47,18 @@ def test_dry_run_is_a_command(capsys):
     assert "learner: 1 rank(s), DeepSpeed ZeRO stage 0 (learner.zero_stage auto" in out
     assert launch.cli(["dry-run", "cluster.learner.count=2", "learner.zero_stage=3"]) == 0
     assert "learner: 2 rank(s), DeepSpeed ZeRO stage 3\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_first_run_does_not_print_matplotlibs_font_cache_notice(verbose, tmp_path):
+    """A fresh matplotlib config folder (a new machine) makes matplotlib build its font cache and log it at INFO."""
+    import subprocess
+    import sys
+
+    code = (f"from core.console import configure_driver; configure_driver({verbose}); "
+            "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt; plt.figure()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "MPLCONFIGDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "fontlist").exists() or any(tmp_path.glob("fontlist*.json"))  # the cache was built here
+    assert "fontManager" not in done.stderr + done.stdout

@@ -7,6 +7,7 @@ import pytest
 
 import launch
 from core.config import RunConfig
+from core.precision import resolve_precision
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +52,7 @@ def test_a_resume_with_a_changed_config_exits_2_before_any_actor_starts(tiny_con
     old = RunConfig()
     old.model.tiny.cache_dir = tiny_config.cache_dir
     old.learner.lr = 0.5
+    resolve_precision(old)  # a run folder holds the precision the run used, as launch.py resolved it
     state.write_text(json.dumps({"config": old.to_dict(), "state": {}, "records": [], "metrics_bytes": 0}))
     code = launch.main(["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}"])
     assert code == 2
@@ -71,6 +73,7 @@ def test_a_resume_on_changed_data_exits_2_before_any_actor_starts(tiny_config, t
 def test_a_finished_run_says_so_and_starts_nothing(tiny_config, tmp_path, capsys):
     args = ["--output-dir", str(tmp_path), f"model.tiny.cache_dir={tiny_config.cache_dir}"]
     cfg = launch.load_config(None, args[2:])
+    resolve_precision(cfg)  # summary.json holds the precision the run used
     summary = {"config": cfg.to_dict(), "stop_reason": "plateau", "stop_detail": "no new best"}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     assert launch.main(args) == 0

@@ -54,7 +54,7 @@ def test_floating_cpu_actors_compute_on_the_whole_node():
     (["train.max_staleness=1", "cluster.rollout.gpus=1", "cluster.learner.gpus=1"], False),
 ])
 def test_overlapped_generation_on_shared_cores_is_warned_of(overrides, warned):
-    """Overlapped, an engine and a learner that reserve no CPUs both compute on every core (README: asynchronous
+    """Overlapped, an engine and a learner that reserve no CPUs both compute on every core (docs/async.md: asynchronous
     generation): a third of the synchronous loop's steps on 2 cores."""
     message = overlap_shares_cores(_cfg(*overrides))
     assert (message is not None) == warned
@@ -145,6 +145,8 @@ def test_gpu_example_configs_pass_the_dry_run(path, capsys):
     assert launch.main(["--dry-run", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "fits the declared cluster" in out and "GPU" in out
+    assert "memory (estimated, GiB):" in out and "fits in memory" in out  # sized from the folders' names
+    assert "precision: learner bfloat16 (set in the config); rollout engines bfloat16 (set in the config)" in out
 
 
 def test_the_dry_run_fails_early_on_a_cluster_too_small(capsys):

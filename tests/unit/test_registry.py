@@ -1,5 +1,5 @@
 """The algorithm registry: every configured algorithm has one entry, and a new one is one file plus one
-line: the README's worked example, read from the README itself and registered here, is accepted by the
+line: the docs' worked example (docs/algorithms.md), read from the page itself and registered here, is accepted by the
 config and trained by the learner."""
 
 import random
@@ -12,19 +12,19 @@ from core.config import AlgorithmConfig, ConfigError, LearnerConfig, load_config
 from learner import algorithms
 from learner.objectives import LearnerBatch
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "algorithms.md"
 
 
-def _readme_example() -> dict:
-    """The code block of the README's "Adding an algorithm" example, run as the module it describes."""
-    block = re.search(r"```python\n# learner/algorithms/hinge.py\n(.*?)```", README.read_text(), re.S)
-    assert block, "the README's worked example (learner/algorithms/hinge.py) is missing"
+def _docs_example() -> dict:
+    """The code block of the page's "Adding an algorithm" example, run as the module it describes."""
+    block = re.search(r"```python\n# learner/algorithms/hinge.py\n(.*?)```", PAGE.read_text(), re.S)
+    assert block, "docs/algorithms.md's worked example (learner/algorithms/hinge.py) is missing"
     namespace: dict = {"__name__": "learner.algorithms.hinge"}
-    exec(compile(block.group(1), "README.md: learner/algorithms/hinge.py", "exec"), namespace)
+    exec(compile(block.group(1), "docs/algorithms.md: learner/algorithms/hinge.py", "exec"), namespace)
     return namespace
 
 
-HINGE = _readme_example()["HINGE"]
+HINGE = _docs_example()["HINGE"]
 
 
 @pytest.fixture
