@@ -67,11 +67,10 @@ def measure(size: str, variant: str, steps: int, cache_dir: str) -> dict:
 def estimate(size: str, variant: str) -> tuple[float, str]:
     from core.config import load_config
     from core.memory_plan import learner_holdings, read_shape
-
-    cfg = load_config(None, [f"model.tiny.{k}={v}" for k, v in model_shape(size).items()] + variant.split())
     from core.precision import resolve_precision
 
-    resolve_precision(cfg)
+    cfg = load_config(None, [f"model.tiny.{k}={v}" for k, v in model_shape(size).items()] + variant.split())
+    resolve_precision(cfg)  # as launch.py does: the estimate of the precision the learner will compute in
     items = learner_holdings(cfg, read_shape("", cfg.model.tiny), 0, 1)
     return sum(g for _, g in items), ", ".join(f"{what} {gib:.2f}" for what, gib in items)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import ConfigError, RunConfig, TinyModelConfig
-from core.placement import Plan
+from core.placement import Plan, learner_holds_reference
 
 GIB = 2**30
 # What one token of a training micro-batch keeps for the backward pass in one decoder layer, in elements of the
@@ -141,7 +141,7 @@ def learner_holdings(cfg: RunConfig, shape: ModelShape, rank: int, ranks: int) -
         items.append(("bf16 weight copies", 2 * params))
     if _has_critic(cfg):  # PPO's value model: its own float32 weights, gradients, AdamW and activations (float32)
         items.append(("critic", sum(size for _, size in _trained(params, stage, ranks))))
-    if rank == 0 and _learner_holds_reference(cfg):
+    if rank == 0 and learner_holds_reference(cfg):
         items.append(("reference fp32", 4 * params))
     items = [(what, size / GIB) for what, size in items] + [("activations", activations_gib(cfg, shape, True, ranks))]
     if _has_critic(cfg):
@@ -195,12 +195,6 @@ def _has_critic(cfg: RunConfig) -> bool:
     from learner.algorithms import lookup
 
     return lookup(cfg.algorithm).has_critic
-
-
-def _learner_holds_reference(cfg: RunConfig) -> bool:
-    from core.placement import learner_holds_reference
-
-    return learner_holds_reference(cfg)
 
 
 def describe_memory(devices: list[Device]) -> str:
