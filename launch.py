@@ -31,6 +31,7 @@ from loop.run_folder import finished_run, lock_run_folder
 from loop.trackers import Tracker, check_trackers_installed, finish_trackers, open_trackers
 from rewards.guard import build_guard, build_metric
 from rewards.judge import load_templates
+from rewards.preference_pairs import load_judge_pairs
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("launch")
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.reward.kind in ("self_judge", "llm_judge"):
             load_templates(cfg.reward.judge.templates)  # a bad template file fails before any actor starts
         _check_guard(cfg)
+        load_judge_pairs(cfg.evaluation.judge_pairs)  # a bad pairs file fails before any actor starts
         _check_reward_source(cfg)
         _warn_emulated_bfloat16(cfg)
         _check_compiler(cfg)
@@ -181,7 +183,7 @@ def _check_memory(cfg: RunConfig, plan, model_path: str, show) -> bool:
     try:
         policy = read_shape(model_path, tiny)
         reward = read_shape(cfg.reward.model_path, tiny, classifier=True) if cfg.reward.kind == "reward_model" else None
-        judge = read_shape(cfg.reward.judge.model_path, tiny) if cfg.reward.kind == "llm_judge" else None
+        judge = read_shape(cfg.reward.judge.model_path, cfg.reward.judge.tiny) if cfg.reward.kind == "llm_judge" else None
     except ConfigError as err:  # a dry run away from the model folders (a real run has checked them by now)
         show(f"memory: not estimated: {err}")
         return False
@@ -298,9 +300,9 @@ def _judge_model_path(cfg: RunConfig) -> str:
         return check_model_folder(judge.model_path, "reward.judge.model_path")
     from models.tiny import build_tiny_model
 
-    # a separate random tiny model; its context is sized for the judge's prompts and replies
-    tiny = dataclasses.replace(cfg.model.tiny, seed=judge.tiny_seed,
-                               max_positions=max(cfg.model.tiny.max_positions, judge.max_prompt_tokens + judge.max_new_tokens))
+    # the tiny judge (reward.judge.tiny); its context is sized for the judge's prompts and replies
+    tiny = dataclasses.replace(judge.tiny, max_positions=max(judge.tiny.max_positions,
+                                                            judge.max_prompt_tokens + judge.max_new_tokens))
     return str(build_tiny_model(tiny))
 
 
@@ -337,6 +339,7 @@ COMMANDS = {
     "report": "a run's report.md from its folder (python -m loop.report)",
     "merge": "a LoRA adapter merged into its base model (python -m learner.merge_adapter)",
     "merge-models": "parallel train, then merge: base + SFT delta + aligned delta (python -m learner.merge_models)",
+    "train-rm": "a Bradley-Terry reward model from preference pairs (python -m learner.reward_model_training)",
 }
 
 
@@ -354,7 +357,7 @@ def cli(argv: list[str] | None = None) -> int:
     if command == "config":
         return _print_config(rest)
     module = {"export": "loop.export", "report": "loop.report", "merge": "learner.merge_adapter",
-              "merge-models": "learner.merge_models"}[command]
+              "merge-models": "learner.merge_models", "train-rm": "learner.reward_model_training"}[command]
     import importlib
 
     importlib.import_module(module).main(rest)

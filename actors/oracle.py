@@ -5,8 +5,9 @@ from __future__ import annotations
 from actors.rollout_pool import RolloutPool
 from core.config import RewardConfig
 from core.memory import ReportsMemory
-from core.records import Feedback, Sample
+from core.records import Feedback, LabelledPair, Sample
 from rewards import build_reward_source
+from rewards.judge_agreement import JudgeAgreement, measure, score_verdicts
 
 
 class Oracle(ReportsMemory):
@@ -19,3 +20,9 @@ class Oracle(ReportsMemory):
         if len(feedback) != len(samples):
             raise RuntimeError(f"reward source {self.source.name} answered {len(feedback)} of {len(samples)} samples")
         return feedback
+
+    def judge_pairs(self, pairs: list[LabelledPair]) -> JudgeAgreement:
+        """How the source judges pairs whose better response is known: a judge comparing two responses says so
+        in both orders (compare); any other source scores each response."""
+        compare = getattr(self.source, "compare", None)
+        return measure(pairs, compare(pairs) if compare else score_verdicts(self.source, pairs))

@@ -10,7 +10,17 @@ TABLE:
   tax           Task B with the arithmetic guard: plain AdamW, OnDARE, OnTIES, PAFT (the base model aligned in
                 parallel, then TIES-merged with the lab model, its SFT delta trimmed to PAFT_DENSITY; paft-l1:
                 with a lab model warm-started with PAFT's L1 penalty instead)
-  judges        Task B with the policy judging itself and a separate tiny judge instead of the proxy
+  self-rewarding  Yuan et al.'s recipe on Task B's prompts (configs/lab/self_rewarding.yaml): the lab model with the
+                judging skill judges its own samples, iterative DPO on best against worst, 4 iterations; gold and the
+                policy's agreement as a judge per iteration
+  judges        RLAIF on Task B's prompts (configs/lab/rlaif.yaml), the same policy and budget for every row: the proxy
+                reward model fitted to 1024 gold-labelled pairs of warm-start-like answers; direct RLAIF from separate
+                judges warm-started to three levels of agreement with gold (judge-0.6, -0.7, -0.8: the judge's score is
+                the reward); distilled RLAIF (judge-0.8 labels ~1000 pairs of the policy's samples, `una-align
+                train-rm` fits a reward model, online UNA on it) and its RLHF control (the same pairs labelled by gold,
+                the same reward model training): bench/lab_distilled.py; gold and the judge's agreement per iteration
+  position-swap  RLAIF with judge-0.8 comparing a prompt's samples pairwise, each pair asked in both orders and
+                averaged (position-swap debiasing) or once: the judge's agreement and consistency, gold
   lora          Task A: full fine-tuning against LoRA rank 8 (two learning rates), the same 60 steps
   bf16          Task A: float32 against bfloat16 compute (learner.compute_dtype, model.dtype), and bfloat16 with
                 every model compiled (learner.compile, rollout.enforce_eager false) or either, a control
@@ -47,6 +57,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.lab_distilled import distilled_run  # noqa: E402
+
 # Student's t, two-sided 95%, by degrees of freedom (seeds - 1); past 30 the normal's 1.96 is within 4%
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086,
@@ -57,6 +69,7 @@ ALGORITHMS = {
     "dpo": ["algorithm.name=dpo"], "kto": ["algorithm.name=kto"],
 }
 PAFT_ROWS = ("paft", "paft-l1")  # rows of several steps rather than one run: see paft_run
+DISTILLED_ROWS = ("distilled", "rlhf")  # the same: bench/lab_distilled.py
 PAFT_DENSITY = 0.2  # the share of the SFT delta (lab model - base) the TIES merge keeps
 PAFT_L1 = 0.3  # paft-l1: the lab model warm-started with PAFT's L1 penalty (model.tiny.sft_l1), a sparse delta
 RUN_TIMEOUT_S = 3600  # one lab run takes 2-4 minutes here; a hung one fails the table instead of waiting forever
@@ -66,6 +79,9 @@ LORA_R8 = ["model.lora.enabled=true", "model.lora.rank=8", "model.lora.alpha=16"
 STALENESS = {"synchronous": [], "max-staleness-1": ["train.max_staleness=1"],
              "max-staleness-1-split": ["train.max_staleness=1", "cluster.rollout.cpus=1", "cluster.learner.cpus=1"]}
 TASK_B_SLOW = ["learner.lr=3e-4", "algorithm.beta=0.05", "train.steps_per_iteration=10"]
+# the judges table's separate judges: the rlaif preset's judge warm-started until its pairwise agreement with gold on
+# 256 held-out pairs reaches each level (tasks/judging.py)
+JUDGE_LEVELS = {f"judge-{level}": [f"reward.judge.tiny.sft_until_judge_agreement={level}"] for level in ("0.6", "0.7", "0.8")}
 
 
 @dataclass
@@ -127,11 +143,17 @@ TABLES = {
         "grpo-synchronous": ["algorithm.name=grpo"],
         "grpo-max-staleness-1-split": [*STALENESS["max-staleness-1-split"], "algorithm.name=grpo"],
     }, ["train.iterations=70", "train.steps_per_iteration=10"]),
-    "judges": Table("task_b", {
-        "proxy": [], "self-judge": ["reward.kind=self_judge", "reward.judge.mode=direct"],
-        "llm-judge": ["reward.kind=llm_judge", "reward.judge.mode=direct"],
-    }, TASK_B_SLOW + ["train.iterations=6", "data.max_prompt_tokens=64"]),
+    "self-rewarding": Table("self_rewarding", {"self-rewarding": []}),
+    "judges": Table("rlaif", {
+        "proxy": ["reward.kind=reward_model", "reward.tiny_labels=writing_gold", "reward.tiny_pairs=1024"],
+        **JUDGE_LEVELS, "distilled": [], "rlhf": [],
+    }),
+    "position-swap": Table("rlaif", {
+        "both-orders": ["reward.judge.mode=pairwise"],
+        "one-order": ["reward.judge.mode=pairwise", "reward.judge.swap_positions=false"],
+    }),
 }
+JUDGED = ("self-rewarding", "judges", "position-swap")  # tables that also print the judge's agreement per iteration
 
 
 @contextlib.contextmanager
@@ -169,6 +191,8 @@ def run(table: Table, row: str, seed: int, out: Path, extra: list[str]) -> dict:
     """One launch.py run, or the finished one already in its folder (PAFT: several steps, see paft_run)."""
     if row in PAFT_ROWS:
         return paft_run(table, row, seed, out, extra)
+    if row in DISTILLED_ROWS:
+        return distilled_run(launch, table.preset, row, seed, out, table.common, extra)
     return launch(table.preset, out / f"{row}-s{seed}", [*table.common, *table.rows[row], *extra, f"train.seed={seed}"])
 
 
@@ -231,13 +255,15 @@ def outcome(summary: dict) -> dict[str, float]:
     values = {"gold": last.get("gold"), "gold greedy": last.get("gold_greedy"), "gold peak": max(golds, default=None),
               "gold start": rows[0].get("gold"), "reward": last["eval_reward"], "KL": last["kl_to_initial"],
               "guard": last.get("guard"), "guard start": rows[0].get("guard"),
-              "learner s": summary["phase_seconds"].get("learn"), "iterations": len(rows) - 1}
+              "learner s": summary["phase_seconds"].get("learn"), "iterations": len(rows) - 1,
+              "judge start": rows[0].get("judge_agreement"), "judge": last.get("judge_agreement")}
     return {k: v for k, v in values.items() if v is not None}
 
 
 def print_outcomes(name: str, results: dict[str, list[dict]]) -> None:
     keys = [k for k in ("gold start", "gold", "gold greedy", "gold peak", "reward", "KL", "guard start", "guard",
-                        "learner s", "iterations") if any(k in o for runs in results.values() for o in runs)]
+                        "judge start", "judge", "learner s", "iterations")
+            if any(k in o for runs in results.values() for o in runs)]
     print(f"\n{name}: mean ± 95% interval over seeds\n")
     print("| row | seeds | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 2) + "|")
@@ -275,16 +301,16 @@ def print_paired(results: dict[str, list[dict]]) -> None:
                                          + f" | {cell(present(ds))}" for ds in diffs) + " |")
 
 
-def print_curves(results: dict[str, list[dict]], every: int) -> None:
-    """Each row's held-out gold (sampled) after every `every`-th iteration: mean ± 95% interval over the seeds
-    and the runs' mean training seconds by then (held-out evaluation not counted), and each row minus the first,
-    seed by seed."""
-    curves = {row: [[r.get("gold") for r in s["iterations"]] for s in summaries] for row, summaries in results.items()}
+def print_curves(results: dict[str, list[dict]], every: int, key: str = "gold") -> None:
+    """Each row's held-out `key` (gold, sampled; or judge_agreement) after every `every`-th iteration: mean ± 95%
+    interval over the seeds and the runs' mean training seconds by then (held-out evaluation not counted), and each
+    row minus the first, seed by seed."""
+    curves = {row: [[r.get(key) for r in s["iterations"]] for s in summaries] for row, summaries in results.items()}
     seconds = {row: [list(itertools.accumulate(r["seconds"] for r in s["iterations"])) for s in summaries]
                for row, summaries in results.items()}  # each iteration's row holds its own training seconds
     length = min(len(curve) for runs in curves.values() for curve in runs)
     first, *others = curves
-    print(f"\nheld-out gold by iteration (mean ± 95% interval over seeds, the runs' mean training seconds by then; "
+    print(f"\nheld-out {key} by iteration (mean ± 95% interval over seeds, the runs' mean training seconds by then; "
           f"minus {first}: paired by seed)\n")
     print("| iteration | " + " | ".join(curves) + "".join(f" | {row} - {first}" for row in others) + " |")
     print("|---" * (1 + len(curves) + len(others)) + "|")
@@ -293,6 +319,18 @@ def print_curves(results: dict[str, list[dict]], every: int) -> None:
         print(f"| {i} | " + " | ".join(f"{cell(present(v))} ({statistics.mean(run[i] for run in seconds[row]):.0f} s)"
                                       for row, v in at.items())
               + "".join(f" | {cell(present(paired(at[first], at[row])))}" for row in others) + " |")
+
+
+def print_gains(results: dict[str, list[dict]]) -> None:
+    """Each row's gold at every iteration minus its own iteration 0, seed by seed: does the feedback raise gold
+    outside the noise, and for how many iterations."""
+    length = min(len(s["iterations"]) for summaries in results.values() for s in summaries)
+    print("\ngold minus the same run's iteration 0 (mean ± 95% interval over seeds)\n")
+    print("| row | " + " | ".join(str(i) for i in range(1, length)) + " |")
+    print("|---" * length + "|")
+    for row, summaries in results.items():
+        gains = [[s["iterations"][i]["gold"] - s["iterations"][0]["gold"] for s in summaries] for i in range(1, length)]
+        print(f"| {row} | " + " | ".join(cell(g) for g in gains) + " |")
 
 
 def stopping_replay(summaries: list[dict]) -> None:
@@ -345,8 +383,11 @@ def main() -> None:
     print_outcomes(f"{args.table} ({table.preset}{f', {seconds:g} s of training each' if table.budget else ''})",
                    outcomes)
     print_paired(outcomes)
-    if args.curve:
-        print_curves(results, args.curve)
+    if args.curve or args.table in JUDGED:
+        print_curves(results, args.curve or 1)
+    if args.table in JUDGED:
+        print_curves(results, args.curve or 1, "judge_agreement")
+        print_gains(results)
     if args.table == "stopping":
         stopping_replay(results[rows[0]])
 

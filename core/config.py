@@ -37,10 +37,14 @@ class TinyModelConfig:
     # after sft_steps, keep training (checked every 100 steps) until greedy accuracy on the held-out sums reaches
     # this, at most to sft_max_steps: the step where sums generalise moves with the seed and the CPU (docs/lab.md);
     sft_until_accuracy: Annotated[float, SHARE] = 0.0  # 0 = exactly sft_steps, no check
-    sft_max_steps: Annotated[int, AT_LEAST_0] = 0  # the most steps the held-out check may train to (with sft_until_accuracy)
+    # with the judging skill: also until the judge's agreement with the gold reward on held-out pairs (pairwise
+    # mode, tasks/judging.py) reaches this; 0 = no judging check
+    sft_until_judge_agreement: Annotated[float, SHARE] = 0.0
+    sft_max_steps: Annotated[int, AT_LEAST_0] = 0  # the most steps the held-out checks may train to
     # what the tokenizer covers and the warm start teaches: topics (the toy: "X and Y."), and the lab's
-    # arithmetic ("what is 47 + 38?" -> "85.") and writing (a varied sentence about X and Y; tasks/writing.py)
-    skills: list[Literal["topics", "arithmetic", "writing"]] = field(default_factory=lambda: ["topics"])
+    # arithmetic ("what is 47 + 38?" -> "85."), writing (a varied sentence about X and Y; tasks/writing.py) and
+    # judging (the judge's prompts answered as the gold reward would: "Score: N", "Preferred: 1"; tasks/judging.py)
+    skills: list[Literal["topics", "arithmetic", "writing", "judging"]] = field(default_factory=lambda: ["topics"])
     cache_dir: str = "~/.cache/una_align/tiny_models"  # built models are kept here, one folder per distinct config
 
 
@@ -122,14 +126,20 @@ class JudgeConfig:
     # direct: probability-weighted mean of the score digits 0-5 after "Score:"; pointwise: sample replies and
     # parse "Score: N" (unparsed replies abstain); pairwise: P("1") against P("2"), both orders, averaged
     mode: Literal["direct", "pointwise", "pairwise"] = "direct"
-    model_path: str = ""  # llm_judge: a local causal-LM folder; empty builds a tiny judge (the tiny model, tiny_seed)
-    tiny_seed: int = 1  # the tiny judge's initial weights' seed
+    model_path: str = ""  # llm_judge: a local causal-LM folder; empty builds the tiny judge below
+    # llm_judge without model_path: a tiny model built like model.tiny (random unless it has sft_steps; the lab's
+    # judges are warm-started with the judging skill, configs/lab/rlaif.yaml); its context is raised to fit the
+    # judge's prompts and replies
+    tiny: TinyModelConfig = field(default_factory=lambda: TinyModelConfig(seed=1))
     templates: str = ""  # a YAML file of prompt templates (see configs/judge_templates.yaml, the default)
     samples: Annotated[int, AT_LEAST_1] = 3  # pointwise: replies sampled per response; the parsed scores are averaged
     temperature: Annotated[float, AT_LEAST_0] = 0.7  # pointwise sampling
     top_p: Annotated[float, OPEN_SHARE] = 0.9  # pointwise sampling's nucleus share
     max_new_tokens: Annotated[int, AT_LEAST_1] = 24  # pointwise: reply length
     max_prompt_tokens: Annotated[int, AT_LEAST_1] = 224  # longer judge prompts abstain; the judge's engine is sized for this
+    # pairwise: ask each comparison in both orders and average, which cancels position bias; false: once, in the
+    # order the samples came (half the judge's work)
+    swap_positions: bool = True
 
 
 @dataclass
@@ -305,6 +315,11 @@ class EvaluationConfig:
     # function "package.module:function" / "path/to/file.py:function", f(prompt, response[, answer])
     gold: str = "none"
     greedy: bool = False  # also one greedy answer per held-out prompt, scored by the oracle and the gold metric
+    # pairs whose better response is known, judged by the oracle (the judge, the policy judging itself, a reward
+    # model) at every evaluation: its agreement, position consistency and length preference (rewards/preference_pairs.py).
+    # "" none; writing_gold: the lab's 128 + 32 pairs from Task B's gold reward; or a .jsonl/.parquet file or
+    # datasets folder in TRL's preference format (prompt, chosen, rejected; optional tie)
+    judge_pairs: str = ""
 
 
 @dataclass

@@ -32,11 +32,8 @@ def check_combinations(cfg: RunConfig, source: str) -> None:
     if arithmetic_used and not cfg.model.path and "arithmetic" not in cfg.model.tiny.skills:
         raise ConfigError(f"{source}: the arithmetic task needs a tokenizer that covers sums; add arithmetic to "
                           "model.tiny.skills (see configs/lab/task_a.yaml)")
-    tiny = cfg.model.tiny
-    if tiny.sft_until_accuracy and ("arithmetic" not in tiny.skills or tiny.sft_max_steps <= tiny.sft_steps):
-        raise ConfigError(f"{source}: model.tiny.sft_until_accuracy checks the warm start's held-out sums: it needs "
-                          "arithmetic in model.tiny.skills and model.tiny.sft_max_steps above model.tiny.sft_steps "
-                          f"(got skills {tiny.skills}, sft_steps {tiny.sft_steps}, sft_max_steps {tiny.sft_max_steps})")
+    for key, tiny in (("model.tiny", cfg.model.tiny), ("reward.judge.tiny", cfg.reward.judge.tiny)):
+        _check_warm_start_checks(source, key, tiny)
     if cfg.evaluation.gold == "exact_match" and not cfg.data.answer_field:
         raise ConfigError(f"{source}: evaluation.gold exact_match compares with a reference answer; set "
                           "data.answer_field to the data's answer column")
@@ -110,3 +107,13 @@ def _check_algorithm(cfg: RunConfig, source: str) -> None:
     if cfg.rollout.samples_per_prompt < 2 and entry.compares_samples:
         raise ConfigError(f"{source}: {algorithm.name} compares the samples of a prompt; set rollout.samples_per_prompt "
                           f"to 2 or more (got {cfg.rollout.samples_per_prompt})")
+
+
+def _check_warm_start_checks(source: str, key: str, tiny) -> None:
+    """A held-out check of the warm start needs the skill it checks and steps left to train to."""
+    for until, skill, what in (("sft_until_accuracy", "arithmetic", "held-out sums"),
+                               ("sft_until_judge_agreement", "judging", "judging")):
+        if getattr(tiny, until) and (skill not in tiny.skills or tiny.sft_max_steps <= tiny.sft_steps):
+            raise ConfigError(f"{source}: {key}.{until} checks the warm start's {what}: it needs {skill} in {key}.skills "
+                              f"and {key}.sft_max_steps above {key}.sft_steps (got skills {tiny.skills}, sft_steps "
+                              f"{tiny.sft_steps}, sft_max_steps {tiny.sft_max_steps})")

@@ -93,10 +93,10 @@ def _topic_rows(pairs: list[tuple[str, str]]) -> list[dict]:
 
 
 def _user_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
-    train = _read_rows(cfg.source, cfg.train_split)
+    train = read_rows(cfg.source, cfg.train_split)
     if cfg.eval_split:
         is_file = Path(cfg.eval_split).suffix in (".jsonl", ".json", ".parquet")
-        held_out = _read_rows(cfg.eval_split if is_file else cfg.source, "train" if is_file else cfg.eval_split)
+        held_out = read_rows(cfg.eval_split if is_file else cfg.source, "train" if is_file else cfg.eval_split)
     else:
         if not 0 < cfg.eval_fraction < 1:
             raise DataError(
@@ -115,13 +115,15 @@ def _user_rows(cfg: DataConfig, seed: int) -> tuple[list[dict], list[dict]]:
     return train, held_out
 
 
-def _read_rows(source: str, split: str) -> list[dict]:
+def read_rows(source: str, split: str, key: str = "data.source") -> list[dict]:
+    """The rows of a .jsonl/.json/.parquet file or a saved datasets folder (its split); errors name the key."""
     import datasets
 
     path = Path(source)
     if not path.exists():
         raise DataError(
-            f"data.source {source} does not exist; give a .jsonl or .parquet file, a saved datasets folder, or 'toy'"
+            f"{key} {source} does not exist; give a .jsonl or .parquet file, a saved datasets folder"
+            + (", or 'toy'" if key == "data.source" else "")
         )
     if path.is_dir():
         loaded = datasets.load_from_disk(str(path))
@@ -133,14 +135,14 @@ def _read_rows(source: str, split: str) -> list[dict]:
     kind = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}.get(path.suffix)
     if kind is None:
         raise DataError(
-            f"data.source {source}: unsupported file type '{path.suffix}' (use .jsonl, .parquet or a datasets folder)"
+            f"{key} {source}: unsupported file type '{path.suffix}' (use .jsonl, .parquet or a datasets folder)"
         )
     if kind == "json":
         return _read_json_rows(path)
     try:
         return datasets.load_dataset(kind, data_files=str(path), split="train").to_list()
     except Exception as err:  # pyarrow and datasets raise many kinds for a damaged file
-        raise DataError(f"data.source {source} could not be read as Parquet: {type(err).__name__}: {err}") from None
+        raise DataError(f"{key} {source} could not be read as Parquet: {type(err).__name__}: {err}") from None
 
 
 def _read_json_rows(path: Path) -> list[dict]:

@@ -52,6 +52,17 @@ class Feedback:
 
 
 @dataclass
+class LabelledPair:
+    """Two responses to one prompt whose better one is known (TRL's preference format): what a judge or reward
+    model is measured on. tie: the two are equally good (they measure length preference, not agreement)."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    tie: bool = False
+
+
+@dataclass
 class Signal:
     """What an algorithm learns from in one step, by name (rewards/signals.py makes it; the algorithm's
     registry entry says which function). Per-sample lists are in the step's sample order, or empty when unused."""

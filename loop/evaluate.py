@@ -1,6 +1,7 @@
 """Held-out evaluation: mean reward of fresh samples, their KL to the initial policy, and what is measured
 beside the reward without training on it: the gold metric (evaluation.gold), greedy answers
-(evaluation.greedy) and the guard metric (stopping.guard), which may have prompts of its own."""
+(evaluation.greedy), the guard metric (stopping.guard), which may have prompts of its own, and the oracle's
+judging of labelled pairs (evaluation.judge_pairs)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from ray.actor import ActorHandle
 from actors.calls import wait
 from actors.oracle import Oracle
 from actors.rollout_pool import RolloutPool
-from core.records import Feedback, Prompt, Sample
+from core.records import Feedback, LabelledPair, Prompt, Sample
 from learner.reference import ReferenceScorer
 from rewards.base import RewardSource
 from rewards.guard import mean_score, mean_value
+from rewards.judge_agreement import JudgeAgreement
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Measures:
     guard: RewardSource | None = None  # the skill that must not be lost
     guard_prompts: list[Prompt] = field(default_factory=list)  # answered greedily; empty: the held-out samples
     greedy: bool = False  # one greedy answer per held-out prompt too
+    judge_pairs: list[LabelledPair] = field(default_factory=list)  # labelled pairs the oracle judges every time
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Evaluation:
     guard: float | None = None
     greedy_reward: float | None = None
     greedy_gold: float | None = None
+    judge: JudgeAgreement | None = None  # the oracle on measures.judge_pairs
     # further samples to record, by name: the greedy answers, the guard's own prompts' answers
     extra: dict[str, tuple[list[Sample], list[Feedback]]] = field(default_factory=dict)
 
@@ -90,4 +94,7 @@ def evaluate(rollout: RolloutPool, oracle: ActorHandle[Oracle], initial: ActorHa
         result.extra["guard"] = (answers, guard_feedback)
     elif measures.guard is not None:
         result.guard = mean_score(measures.guard, samples)
+    if measures.judge_pairs:
+        result.judge = wait({"oracle: judge pairs": oracle.judge_pairs.remote(measures.judge_pairs)}, timeout_s)[
+            "oracle: judge pairs"]
     return result

@@ -7,7 +7,8 @@ from core.config import RunConfig
 from loop.state import LoopState
 
 COLUMNS = (("eval_reward", "held-out reward"), ("kl_to_initial", "KL to initial"),
-           ("win_rate_vs_previous", "win rate vs previous"), ("guard", "guard"), ("gold", "gold"))
+           ("win_rate_vs_previous", "win rate vs previous"), ("guard", "guard"), ("gold", "gold"),
+           ("judge_agreement", "judge agreement"))
 
 
 def model_card(cfg: RunConfig, state: LoopState) -> str:

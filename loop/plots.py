@@ -30,12 +30,18 @@ def plot_curves(metrics_path: Path, out_path: Path, stop_reason: str = "iteratio
     golds = [r for r in evals if "eval/gold" in r]
     if golds:
         panels.append((golds, "eval/gold", "gold metric (hidden from training)", "iteration"))
-    fig, axes = plt.subplots(2, 4 if golds else 3, figsize=(20 if golds else 15, 8))
+    judged = [r for r in evals if "eval/judge_agreement" in r]
+    if judged:
+        panels.append((judged, "eval/judge_agreement", "the oracle on labelled pairs", "iteration"))
+    columns = 3 + bool(golds) + bool(judged)
+    fig, axes = plt.subplots(2, columns, figsize=(5 * columns, 8))
     if golds:
         _gold_against_kl(axes.flat[-1], golds)
     for ax, (series, key, title, x_key) in zip(axes.flat, panels):
         points = [(r[x_key], r[key]) for r in series if key in r]
         ax.plot([x for x, _ in points], [y for _, y in points], marker="o" if x_key == "iteration" else None)
+        if key == "eval/judge_agreement":
+            _judge_lines(ax, series)
         if key == "eval/gold" and any("eval/gold_greedy" in r for r in series):
             ax.plot([r[x_key] for r in series], [r.get("eval/gold_greedy") for r in series], marker="s", label="greedy")
             ax.legend()
@@ -46,10 +52,23 @@ def plot_curves(metrics_path: Path, out_path: Path, stop_reason: str = "iteratio
         ax.set_title(title)
         ax.set_xlabel(x_key)
         ax.grid(alpha=0.3)
+    for ax in axes.flat[len(panels): axes.size - bool(golds)]:
+        ax.axis("off")
     fig.tight_layout()
     fig.savefig(out_path, dpi=80)
     plt.close(fig)
     return out_path
+
+
+def _judge_lines(ax, evals: list[dict]) -> None:
+    """Beside agreement: position consistency and length preference, where measured."""
+    for key, label in (("eval/judge_position_consistency", "position consistency"),
+                       ("eval/judge_length_preference", "length preference")):
+        points = [(r["iteration"], r[key]) for r in evals if key in r]
+        if points:
+            ax.plot([x for x, _ in points], [y for _, y in points], marker="s", label=label)
+    ax.lines[0].set_label("agreement")
+    ax.legend()
 
 
 def _gold_against_kl(ax, evals: list[dict]) -> None:

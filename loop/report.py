@@ -38,6 +38,7 @@ def write_report(run_dir: Path) -> Path:
         rate, guard, gold, greedy = (_cell(row.get(k)) for k in ("win_rate_vs_previous", "guard", "gold", "gold_greedy"))
         lines.append(f"| {row['iteration']} | {row['eval_reward']:.4f} | {row['kl_to_initial']:.3f} | {rate} | "
                      f"{guard} | {gold} | {greedy} | {row['train_samples']} | {row['seconds']} |")
+    lines += _judge_table(summary)
     phases = summary["phase_seconds"]
     lines += ["", "Seconds per phase: " + ", ".join(f"{k} {v}" for k, v in phases.items()), "",
               f"Abstentions: {summary['abstentions']}; prompts dropped for ties: {summary.get('prompts_dropped_for_ties', 0)}; "
@@ -45,6 +46,21 @@ def write_report(run_dir: Path) -> Path:
               f"actors restarted after their process died: {summary.get('actor_restarts', 0)}.", "",
               "![curves](curves.png)", ""]
     return write_text_atomic(run_dir / "report.md", "\n".join(lines))
+
+
+def _judge_table(summary: dict) -> list[str]:
+    """The oracle judging evaluation.judge_pairs at each evaluation, when the run measured it."""
+    rows = [row for row in summary["iterations"] if row.get("judge_agreement") is not None]
+    if not rows:
+        return []
+    lines = ["", f"The oracle ({summary['config']['reward']['kind']}) on the labelled pairs of evaluation.judge_pairs "
+             f"({summary['config']['evaluation']['judge_pairs']}): agreement with the known order, the same verdict with "
+             "the two responses swapped, and how often the longer of two equally good responses wins.", "",
+             "| iteration | agreement | position consistency | length preference |", "|---|---|---|---|"]
+    for row in rows:
+        cells = (_cell(row.get(k)) for k in ("judge_agreement", "judge_position_consistency", "judge_length_preference"))
+        lines.append(f"| {row['iteration']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def read_summary(run_dir: Path) -> dict:

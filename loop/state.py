@@ -34,6 +34,10 @@ class IterationRow:
     gold: float | None = None  # the hidden gold metric on the held-out samples (evaluation.gold)
     reward_greedy: float | None = None  # the oracle's reward of greedy answers (evaluation.greedy)
     gold_greedy: float | None = None
+    # the oracle judging evaluation.judge_pairs (rewards/judge_agreement.py)
+    judge_agreement: float | None = None
+    judge_position_consistency: float | None = None
+    judge_length_preference: float | None = None
 
 
 @dataclass

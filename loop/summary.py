@@ -41,12 +41,16 @@ def write_summary(out_dir: Path, cfg: RunConfig, precision: Precision, result: L
 
 def format_table(result: LoopResult) -> str:
     with_gold = any(row.gold is not None for row in result.iterations)
+    with_judge = any(row.judge_agreement is not None for row in result.iterations)
     lines = [f"{'iteration':>9} {'held-out reward':>16} {'KL to initial':>14} {'win rate':>9} {'guard':>6} "
-             + (f"{'gold':>6} {'gold greedy':>11} " if with_gold else "") + f"{'samples':>8} {'seconds':>8}"]
+             + (f"{'gold':>6} {'gold greedy':>11} " if with_gold else "")
+             + (f"{'judge agrees':>12} " if with_judge else "") + f"{'samples':>8} {'seconds':>8}"]
     for row in result.iterations:
-        rate, guard, gold, greedy = (_cell(v) for v in (row.win_rate_vs_previous, row.guard, row.gold, row.gold_greedy))
+        rate, guard, gold, greedy, judge = (_cell(v) for v in (row.win_rate_vs_previous, row.guard, row.gold,
+                                                                row.gold_greedy, row.judge_agreement))
         lines.append(f"{row.iteration:>9} {row.eval_reward:>16.4f} {row.kl_to_initial:>14.3f} {rate:>9} {guard:>6} "
-                     + (f"{gold:>6} {greedy:>11} " if with_gold else "") + f"{row.train_samples:>8} {row.seconds:>8.1f}")
+                     + (f"{gold:>6} {greedy:>11} " if with_gold else "") + (f"{judge:>12} " if with_judge else "")
+                     + f"{row.train_samples:>8} {row.seconds:>8.1f}")
     lines.append(f"stopped: {result.stop_reason} ({result.stop_detail})")
     return "\n".join(lines)
 

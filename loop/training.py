@@ -43,6 +43,7 @@ from loop.timing import PhaseTimer
 from loop.trackers import Tracker
 from rewards.guard import build_guard, build_metric
 from rewards.normalize import score_targets
+from rewards.preference_pairs import load_judge_pairs
 from rewards.signals import mismatched_samples
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class TrainingLoop:
         self.records = RecordWriter(out_dir / "records")
         self.sync = PolicySync(cfg, actors, self.state)
         self.measures = Measures(build_metric(cfg.evaluation.gold), build_guard(cfg.stopping.guard, cfg.data.source == "toy"),
-                                 prompts.guard, cfg.evaluation.greedy)
+                                 prompts.guard, cfg.evaluation.greedy, load_judge_pairs(cfg.evaluation.judge_pairs))
         self.stop = Stop("not_started", "")
         self.abstention_reasons: list[str] = []  # the first distinct ones, quoted when nothing can be learned
 
@@ -332,14 +333,21 @@ class TrainingLoop:
         row = IterationRow(iteration, round(result.mean_reward, 4), round(result.kl_to_initial, 4) + 0.0,  # no "-0.0"
                            train_samples, round(seconds, 1), rate, _rounded(result.guard), _rounded(result.gold),
                            _rounded(result.greedy_reward), _rounded(result.greedy_gold))
+        if result.judge is not None:
+            row.judge_agreement, row.judge_position_consistency, row.judge_length_preference = (
+                _rounded(result.judge.agreement), _rounded(result.judge.position_consistency),
+                _rounded(result.judge.length_preference))
         values = {"eval/reward_mean": result.mean_reward, "eval/kl_to_initial": result.kl_to_initial,
                   "eval/abstained": result.abstained, "eval/win_rate_vs_previous": rate, "eval/guard": result.guard,
                   "eval/gold": result.gold, "eval/reward_greedy": result.greedy_reward,
-                  "eval/gold_greedy": result.greedy_gold}
+                  "eval/gold_greedy": result.greedy_gold,
+                  **{f"eval/{k}": v for k, v in (result.judge.metrics() if result.judge else {}).items()}}
         self.metrics.log(self.state.step, {k: v for k, v in values.items() if v is not None} | {"iteration": iteration})
-        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s, guard %s%s",
+        log.info("iteration %d: held-out reward %.4f, KL to initial %.3f, win rate against the previous %s, guard %s%s%s",
                  iteration, result.mean_reward, result.kl_to_initial, rate, row.guard,
-                 "" if row.gold is None else f", gold {row.gold} (greedy {row.gold_greedy})")
+                 "" if row.gold is None else f", gold {row.gold} (greedy {row.gold_greedy})",
+                 "" if row.judge_agreement is None else f", judge agreement {row.judge_agreement} (position consistency "
+                 f"{row.judge_position_consistency}, length preference {row.judge_length_preference})")
         return row
 
 

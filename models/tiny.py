@@ -102,6 +102,12 @@ def _corpus(seed: int, skills: list[str]) -> list[str]:
         from tasks import writing
 
         lines += [writing.sample_response(rng, *writing.topic_pair(rng)) for _ in range(2000)]
+    if "judging" in skills:
+        from rewards.judge import load_templates
+        from tasks import judging
+
+        templates = load_templates()
+        lines += [" ".join(judging.judging_example(rng, templates)) for _ in range(2000)]
     return lines
 
 
@@ -141,7 +147,9 @@ def _config_digest(cfg: TinyModelConfig) -> str:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "cache_dir"}
     if not cfg.sft_steps:  # no warm start: its penalty and learning rate do not change the model
         del fields["sft_l1"], fields["sft_lr"]
-    if not cfg.sft_steps or not cfg.sft_until_accuracy:  # no check: the folder names of before stay valid
+    if not cfg.sft_until_judge_agreement:  # no judging check: the folder names of before stay valid
+        del fields["sft_until_judge_agreement"]
+    if not cfg.sft_steps or not (cfg.sft_until_accuracy or cfg.sft_until_judge_agreement):
         del fields["sft_until_accuracy"], fields["sft_max_steps"]
     fields["format"] = FORMAT_VERSION
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]

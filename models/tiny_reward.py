@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from core.config import TinyModelConfig
+from learner.reward_model_training import PreferencePair, fit, pair_accuracy
 from models.tiny import _config_digest, build_once, train_tokenizer
 from rewards.letter_share import letter_share
 from tasks import toy, writing
@@ -98,29 +99,19 @@ def _model(cfg: TinyModelConfig, tokenizer):
     return LlamaForSequenceClassification(config)
 
 
-def _scores(model, tokenizer, conversations: list[list[dict[str, str]]]) -> torch.Tensor:
-    texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
-    return model(**tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)).logits[:, 0]
-
-
 def _train(model, tokenizer, pairs):
-    """Bradley-Terry: -log sigmoid(score(preferred) - score(other)), PAIRS_PER_STEP pairs a step."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    model.train()
-    for _ in range(TRAIN_STEPS):
-        batch = [next(pairs) for _ in range(PAIRS_PER_STEP)]
-        margin = _scores(model, tokenizer, [a[0] for a, _ in batch]) - _scores(model, tokenizer, [b[0] for _, b in batch])
-        loss = -torch.nn.functional.logsigmoid(margin).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model.eval()
+    """Bradley-Terry (learner/reward_model_training.py, what `una-align train-rm` runs), PAIRS_PER_STEP pairs a step."""
+    fit(model, tokenizer, (_hard_labels(pairs, PAIRS_PER_STEP) for _ in range(TRAIN_STEPS)), lr=2e-3)
+    return model
+
+
+def _hard_labels(pairs, count: int) -> list[PreferencePair]:
+    """The next `count` (preferred, other) pairs, each preferred with probability 1."""
+    return [(a[0], b[0], 1.0) for a, b in (next(pairs) for _ in range(count))]
 
 
 @torch.no_grad()
 def gold_agreement(model, tokenizer, rng: random.Random) -> float:
     """Share of fresh gold-labelled pairs (ties dropped) that the proxy orders as the gold reward does."""
     stream = _pair_stream(gold_conversation, rng.randrange(2**31), 0)
-    batch = [next(stream) for _ in range(AGREEMENT_PAIRS)]
-    margin = _scores(model, tokenizer, [a[0] for a, _ in batch]) - _scores(model, tokenizer, [b[0] for _, b in batch])
-    return round((margin > 0).float().mean().item(), 4)
+    return round(pair_accuracy(model, tokenizer, _hard_labels(stream, AGREEMENT_PAIRS), batch=AGREEMENT_PAIRS), 4)

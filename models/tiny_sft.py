@@ -14,14 +14,17 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 import torch
 
 from core.config import TinyModelConfig
 from learner.merging import soft_threshold
 from rewards.function import exact_match_rule
-from tasks import arithmetic, toy, writing
+from rewards.judge_agreement import JudgeAgreement, measure
+from tasks import arithmetic, judging, toy, writing
 
 SFT_BATCH = 32
 log = logging.getLogger(__name__)
@@ -45,10 +48,19 @@ def batch_texts(skills: list[str], rng: random.Random) -> tuple[list[tuple[str, 
         elif skill == "arithmetic":
             texts += [(arithmetic.question(a, b), f"{arithmetic.answer(a, b)}.")
                       for a, b in (rng.choice(_TRAINING_PROBLEMS) for _ in range(count))]
-        else:
+        elif skill == "writing":
             for a, b in (writing.topic_pair(rng) for _ in range(count)):
                 texts.append((toy.prompt(a, b), writing.sample_response(rng, a, b)))
+        else:
+            texts += [judging.judging_example(rng, _judge_templates()) for _ in range(count)]
     return texts, rows
+
+
+@functools.cache
+def _judge_templates() -> dict[str, str]:
+    from rewards.judge import load_templates
+
+    return load_templates()
 
 
 def _skill_balanced_loss(model, ids, mask, labels, rows_of_skill: list[slice]):
@@ -82,6 +94,7 @@ def supervised_warm_start(model, tokenizer, cfg: TinyModelConfig) -> dict:
     cfg.sft_l1 > 0 adds PAFT's L1 penalty l1 * |theta - theta_start|_1 as a proximal step after each AdamW
     step (soft-thresholding the change by lr * l1), which, unlike a penalty in the loss, leaves exact zeros:
     the SFT delta is sparse, and a merge need not trim it."""
+    started = time.perf_counter()
     rng = random.Random(cfg.seed)
     # the questions repeat, and rendering the chat template is most of a batch's tokenizing: once each
     prompt_ids = functools.cache(functools.partial(chat_prompt_ids, tokenizer))
@@ -103,19 +116,51 @@ def supervised_warm_start(model, tokenizer, cfg: TinyModelConfig) -> dict:
         return loss.item()
 
     steps, loss = cfg.sft_steps, train(cfg.sft_steps)
-    checks = []
-    while cfg.sft_until_accuracy:
-        checks.append((steps, held_out_sum_accuracy(model, tokenizer)))
-        if checks[-1][1] >= cfg.sft_until_accuracy or steps >= cfg.sft_max_steps:
+    checks, judge_checks = [], []
+    while cfg.sft_until_accuracy or cfg.sft_until_judge_agreement:
+        if cfg.sft_until_accuracy:
+            checks.append((steps, held_out_sum_accuracy(model, tokenizer)))
+        if cfg.sft_until_judge_agreement:
+            judge_checks.append((steps, held_out_judge(model, tokenizer, "pairwise").agreement))
+        if not _short_of_targets(cfg, checks, judge_checks) or steps >= cfg.sft_max_steps:
             break
         more = min(CHECK_EVERY, cfg.sft_max_steps - steps)
         loss, steps = train(more), steps + more
+    for what in _short_of_targets(cfg, checks, judge_checks):
+        log.warning("the warm start's %s after %d steps: raise model.tiny.sft_max_steps or try another model.tiny.seed",
+                    what, steps)
+    report = {"steps": steps, "last_loss": loss, "until_accuracy": cfg.sft_until_accuracy,
+              "held_out_greedy_checks": checks, "seconds": round(time.perf_counter() - started, 1)}
+    if "judging" in cfg.skills:
+        report |= {"until_judge_agreement": cfg.sft_until_judge_agreement, "judge_agreement_checks": judge_checks,
+                   "judge": {mode: asdict(held_out_judge(model, tokenizer, mode)) for mode in ("direct", "pairwise")}}
+    return report
+
+
+def _short_of_targets(cfg: TinyModelConfig, checks: list, judge_checks: list) -> list[str]:
+    short = []
     if checks and checks[-1][1] < cfg.sft_until_accuracy:
-        log.warning("the warm start answers %.2f of the held-out sums greedily after %d steps, under "
-                    "model.tiny.sft_until_accuracy %.2f: raise model.tiny.sft_max_steps or try another model.tiny.seed",
-                    checks[-1][1], steps, cfg.sft_until_accuracy)
-    return {"steps": steps, "last_loss": loss, "until_accuracy": cfg.sft_until_accuracy,
-            "held_out_greedy_checks": checks}
+        short.append(f"greedy accuracy on the held-out sums is {checks[-1][1]:.2f}, under model.tiny.sft_until_accuracy "
+                     f"{cfg.sft_until_accuracy:.2f}")
+    if judge_checks and judge_checks[-1][1] < cfg.sft_until_judge_agreement:
+        short.append(f"judge agreement with gold on held-out pairs is {judge_checks[-1][1]:.2f}, under "
+                     f"model.tiny.sft_until_judge_agreement {cfg.sft_until_judge_agreement:.2f}")
+    return short
+
+
+JUDGE_CHECK_PAIRS, JUDGE_CHECK_TIES = 256, 64
+
+
+def held_out_judge(model, tokenizer, mode: str) -> JudgeAgreement:
+    """The model judging held-out gold-labelled pairs (tasks/judging.labelled_pairs) in the judge's mode, as the
+    judge would judge them in a run (rewards/judge.py), on the model in this process."""
+    from core.config import JudgeConfig
+    from rewards.hf_engine import TransformersEngine
+    from rewards.judge import LLMJudge
+
+    judge = LLMJudge(TransformersEngine(model, tokenizer.pad_token_id), tokenizer, JudgeConfig(mode=mode), "warm start")
+    pairs = judging.labelled_pairs(JUDGE_CHECK_PAIRS, JUDGE_CHECK_TIES)
+    return measure(pairs, judge.compare(pairs))
 
 
 def _batch(tokenizer, prompt_ids: Callable[[str], list[int]], skills: list[str], rng: random.Random):

@@ -25,7 +25,8 @@ from typing import Protocol
 import yaml
 
 from core.config import ConfigError, JudgeConfig
-from core.records import Feedback, Sample
+from core.records import Feedback, LabelledPair, Sample
+from rewards.judge_agreement import PairVerdict, score_verdicts
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "configs" / "judge_templates.yaml"
 TEMPLATE_FIELDS = {
@@ -103,16 +104,32 @@ def question_of(sample: Sample) -> str:
 
 
 class LLMJudge:
-    def __init__(self, engine: JudgeEngine, tokenizer_path: str, cfg: JudgeConfig, name: str):
+    def __init__(self, engine: JudgeEngine, tokenizer, cfg: JudgeConfig, name: str):
+        """tokenizer: the judge model's folder, or its tokenizer."""
         from transformers import AutoTokenizer
 
         self.engine, self.cfg, self.name = engine, cfg, name
         self.template = load_templates(cfg.templates)[cfg.mode]
-        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer) if isinstance(tokenizer, str) else tokenizer
 
     def score(self, samples: list[Sample]) -> list[Feedback]:
         by_mode = {"direct": self._direct, "pointwise": self._pointwise, "pairwise": self._pairwise}
         return by_mode[self.cfg.mode](samples)
+
+    def compare(self, pairs: list[LabelledPair]) -> list[PairVerdict]:
+        """The judge's verdict on each labelled pair (rewards/judge_agreement.py): in pairwise mode asked in both
+        orders, each kept (position consistency needs both, whichever the judge's verdict uses); in the scoring
+        modes, from the two responses' scores."""
+        if self.cfg.mode != "pairwise":
+            return score_verdicts(self, pairs)
+        prompts = [self._preferred_prompt(pair.prompt, first, second) for pair in pairs
+                   for first, second in ((pair.chosen, pair.rejected), (pair.rejected, pair.chosen))]
+        rows = self._logprobs([ids for ids, _ in prompts], prompts[0][1] if prompts else [])
+        # swap_positions false: the judge's verdict is one order, chosen shown first in every other pair
+        used = ["both"] * len(pairs) if self.cfg.swap_positions else ["first", "second"] * (len(pairs) // 2 + 1)
+        return [PairVerdict(None) if first is None or second is None else
+                PairVerdict(_softmax(first)[0], _softmax(second)[1], used[k])
+                for k, (first, second) in enumerate(zip(rows[::2], rows[1::2]))]
 
     def _direct(self, samples: list[Sample]) -> list[Feedback]:
         prompts = [candidate_tokens(self.tokenizer, self._prompt(s) + "Score:", [str(d) for d in SCORES])
@@ -151,23 +168,30 @@ class LLMJudge:
         groups: dict[str, list[int]] = {}
         for i, sample in enumerate(samples):
             groups.setdefault(sample.prompt_id, []).append(i)
-        asked = [(a, b) for members in groups.values() for i, j in combinations(members, 2) for a, b in ((i, j), (j, i))]
-        prompts = [candidate_tokens(self.tokenizer, self._pair_prompt(samples[a], samples[b]) + "Preferred:", ["1", "2"])
+        compared = [pair for members in groups.values() for pair in combinations(members, 2)]
+        asked = [order for i, j in compared for order in ((i, j), (j, i))[: 2 if self.cfg.swap_positions else 1]]
+        prompts = [self._preferred_prompt(question_of(samples[a]), samples[a].response_text, samples[b].response_text)
                    for a, b in asked]
         rows = dict(zip(asked, self._logprobs([ids for ids, _ in prompts], prompts[0][1] if prompts else [])))
         won: dict[int, list[str]] = {i: [] for i in range(len(samples))}
         wins: dict[int, list[float]] = {i: [] for i in range(len(samples))}
-        for a, b in asked[::2]:
-            if rows[(a, b)] is None or rows[(b, a)] is None:
+        for a, b in compared:
+            if rows[(a, b)] is None or rows.get((b, a), rows[(a, b)]) is None:
                 won[a].append(f"vs {_short(samples[b])}: prompt too long")
                 won[b].append(f"vs {_short(samples[a])}: prompt too long")
                 continue
-            p = preference(rows[(a, b)], rows[(b, a)])
+            first = _softmax(rows[(a, b)])[0]
+            if (b, a) in rows:
+                second = _softmax(rows[(b, a)])[1]
+                p = preference(rows[(a, b)], rows[(b, a)])
+                won[a].append(f"vs {_short(samples[b])}: {p:.3f} (as response 1: {first:.3f}, as 2: {second:.3f})")
+                won[b].append(f"vs {_short(samples[a])}: {1 - p:.3f} (as response 1: {1 - second:.3f}, as 2: {1 - first:.3f})")
+            else:
+                p = first
+                won[a].append(f"vs {_short(samples[b])}: {p:.3f} (asked once, as response 1)")
+                won[b].append(f"vs {_short(samples[a])}: {1 - p:.3f} (asked once, as response 2)")
             wins[a].append(p)
             wins[b].append(1 - p)
-            first, second = _softmax(rows[(a, b)])[0], _softmax(rows[(b, a)])[1]
-            won[a].append(f"vs {_short(samples[b])}: {p:.3f} (as response 1: {first:.3f}, as 2: {second:.3f})")
-            won[b].append(f"vs {_short(samples[a])}: {1 - p:.3f} (as response 1: {1 - second:.3f}, as 2: {1 - first:.3f})")
         feedback = []
         for i, sample in enumerate(samples):
             if not wins[i]:
@@ -181,9 +205,10 @@ class LLMJudge:
     def _prompt(self, sample: Sample) -> str:
         return render(self.tokenizer, self.template, question=question_of(sample), response=sample.response_text)
 
-    def _pair_prompt(self, first: Sample, second: Sample) -> str:
-        return render(self.tokenizer, self.template, question=question_of(first), response_1=first.response_text,
-                      response_2=second.response_text)
+    def _preferred_prompt(self, question: str, first: str, second: str) -> tuple[list[int], list[int]]:
+        """(the pairwise prompt's tokens up to "Preferred:", the tokens of "1" and "2")."""
+        text = render(self.tokenizer, self.template, question=question, response_1=first, response_2=second)
+        return candidate_tokens(self.tokenizer, text + "Preferred:", ["1", "2"])
 
     def _fits(self, ids: list[int]) -> bool:
         return len(ids) + 1 <= self.cfg.max_prompt_tokens

@@ -13,6 +13,13 @@ from core.device import compute_device
 from core.records import Feedback, Sample
 
 
+def render_conversation(tokenizer, messages: list[dict[str, str]]) -> str:
+    """A conversation as the reward model reads it: in its chat template, or its turns one a line without one."""
+    if tokenizer.chat_template:
+        return tokenizer.apply_chat_template(messages, tokenize=False)
+    return "\n".join(m["content"] for m in messages)
+
+
 class RewardModelSource:
     def __init__(self, model_path: str, batch_size: int, max_tokens: int = 1024):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -27,10 +34,8 @@ class RewardModelSource:
         self.name = f"reward_model[{model_path}]"
 
     def render(self, sample: Sample) -> str:
-        messages = sample.prompt_messages + [{"role": "assistant", "content": sample.response_text}]
-        if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False)
-        return "\n".join(m["content"] for m in messages)
+        return render_conversation(self.tokenizer, sample.prompt_messages + [{"role": "assistant",
+                                                                              "content": sample.response_text}])
 
     @torch.no_grad()
     def score(self, samples: list[Sample]) -> list[Feedback]:

@@ -22,7 +22,9 @@ def _command(out: Path, tiny_config) -> list[str]:
             "train.mode=iterative", "train.iterative_epochs=2", f"train.iterations={ITERATIONS}",
             f"train.steps_per_iteration={STEPS}", "train.reference_refresh=every_iteration",
             f"data.toy_eval_prompts={EVAL_PROMPTS}", "model.lora.enabled=true", "model.lora.reference=separate",
-            "model.lora.serve=merged", "train.verify_sync=true"]
+            "model.lora.serve=merged", "train.verify_sync=true",
+            # float32 everywhere: the checks below are float32's (auto is bfloat16 on CPUs with bfloat16 units)
+            "learner.compute_dtype=float32", "model.dtype=float32"]
 
 
 @pytest.fixture(scope="module")

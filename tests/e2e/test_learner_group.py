@@ -27,7 +27,8 @@ def _train(ray, samples, ranks: int, path: str, algorithm, zero_stage: int, lr: 
 
     group = LearnerGroup.create([{"num_cpus": 0}] * ranks, timeout_s=600)
     try:
-        config = LearnerConfig(lr=lr, micro_batch_size=4, zero_stage=zero_stage, **learner)
+        # float32: one rank and two round alike only there (auto is bfloat16 on CPUs with bfloat16 units)
+        config = LearnerConfig(lr=lr, micro_batch_size=4, zero_stage=zero_stage, **{"compute_dtype": "float32", **learner})
         group.start(path, config, algorithm, 16, 0, 256, lora)
         # the first step's one sample leaves the second rank none: it must still run the model (an idle forward),
         # since ZeRO-3 gathers parameters and reduces gradients collectively (without it, UNA with LoRA on ZeRO-3

@@ -19,6 +19,7 @@ def _command(out: Path, tiny_config) -> list[str]:
     # LoRA takes a larger step than full fine-tuning (learner.lr 1e-3 by default), as is usual
     return [sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={tiny_config.cache_dir}",
             "model.lora.enabled=true", "learner.lr=1e-2", "train.verify_sync=true",
+            "learner.compute_dtype=float32", "model.dtype=float32",  # the exactness checked below is float32's
             f"train.iterations={ITERATIONS}", f"train.steps_per_iteration={STEPS}", f"data.toy_eval_prompts={EVAL_PROMPTS}"]
 
 

@@ -18,7 +18,7 @@ def test_rlaif_pairwise_judge_on_its_own_actor_feeds_online_una(tmp_path, tiny_c
 
     command = [sys.executable, "launch.py", "--config", "configs/rlaif.yaml", "--output-dir", str(tmp_path),
                f"model.tiny.cache_dir={tiny_config.cache_dir}", "train.iterations=1", "train.steps_per_iteration=2",
-               "train.prompts_per_step=8", "data.toy_eval_prompts=4"]
+               "train.prompts_per_step=8", "data.toy_eval_prompts=4", "evaluation.judge_pairs=writing_gold"]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -36,3 +36,9 @@ def test_rlaif_pairwise_judge_on_its_own_actor_feeds_online_una(tmp_path, tiny_c
         assert sum(row["reward"] for row in rows) == pytest.approx(len(rows) * 3 / 2 / 3)
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert sum("learn/loss" in row or "train/loss" in row for row in metrics) == 2  # one UNA update per step
+    # the judge measured on the lab's labelled pairs, in both orders (160 pairs: agreement and consistency are
+    # multiples of 1/128 and 1/160)
+    for row in summary["iterations"]:
+        assert round(row["judge_agreement"] * 256) == pytest.approx(row["judge_agreement"] * 256, abs=0.03)
+        assert round(row["judge_position_consistency"] * 160) == pytest.approx(row["judge_position_consistency"] * 160,
+                                                                               abs=0.03)

@@ -47,7 +47,7 @@ def test_a_submitted_run_places_actors_on_both_nodes(two_nodes, tmp_path, tiny_c
     command = [RAY, "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}", "--working-dir", str(ROOT),
                "--", sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={tiny_config.cache_dir}",
                "train.iterations=1", "train.steps_per_iteration=3", "data.toy_eval_prompts=8", *pins]
-    deadline = time.time() + 240  # on a busy machine the head's job agent may take minutes to start
+    deadline = time.time() + 420  # on a busy machine the head's job agent may take minutes to start
     while True:
         run = subprocess.run(command, cwd=ROOT, env=two_nodes, capture_output=True, text=True, timeout=1200)
         if "No available agent to submit job" not in run.stderr or time.time() > deadline:

@@ -26,7 +26,8 @@ def test_engine_matches_learner_after_a_shared_memory_push_and_generation_change
     prompts = load_prompts(DataConfig(toy_train_prompts=4, toy_eval_prompts=1), tokenizer, seed=0).train
     rollout = ray.remote(num_cpus=0)(RolloutEngine).remote(tiny_model_path, RolloutConfig(max_new_tokens=16), "float32", 128, 0,
                                                            weight_transport="shm")
-    learner = ray.remote(num_cpus=0)(PolicyLearner).remote(tiny_model_path, LearnerConfig(lr=1e-2, micro_batch_size=8),
+    learner = ray.remote(num_cpus=0)(PolicyLearner).remote(tiny_model_path, LearnerConfig(lr=1e-2, micro_batch_size=8,
+                                                                                          compute_dtype="float32"),
                                                            AlgorithmConfig(beta=1.0), 16, 0, bucket_mb=1)
 
     before = ray.get(rollout.generate.remote(prompts, 4, 7, 1, 1))

@@ -18,7 +18,7 @@ def _step(model_path, samples, rewards, compile):
     from learner.engine import PolicyLearner
 
     counters.clear()
-    learner = PolicyLearner(model_path, LearnerConfig(compile=compile), AlgorithmConfig(), 8, seed=0,
+    learner = PolicyLearner(model_path, LearnerConfig(compile=compile, compute_dtype="float32"), AlgorithmConfig(), 8, seed=0,
                             holds_reference=True)
     compiled = [learner.engine.module._compiled_call_impl, learner.reference.model._compiled_call_impl]
     assert all(compiled) if compile else not any(compiled)

@@ -104,9 +104,11 @@ def test_token_budget_micro_batches_give_the_same_step_as_fixed_ones(tiny_model_
     merged = merge_by_prompt(units, samples, budget)
     assert max(map(len, merged)) >= 2 and len(pack_by_tokens(merged, samples, budget, share=True)) >= 2
     updates, stats = [], []
-    for config in (LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=0),
-                   LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=budget, share_prompts=False),
-                   LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=budget)):
+    # float32: bfloat16's rounding differs with the micro-batches' shapes (the tolerances below are float32's)
+    for config in (LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=0, compute_dtype="float32"),
+                   LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=budget, share_prompts=False,
+                                 compute_dtype="float32"),
+                   LearnerConfig(micro_batch_size=2, max_tokens_per_micro_batch=budget, compute_dtype="float32")):
         learner = PolicyLearner(tiny_model_path, config, algorithm, 8, seed=0)
         before = {k: v.clone() for k, v in learner._full_state_dict().items()}
         reference = learner.sequence_logprobs(samples)
@@ -199,7 +201,7 @@ def test_online_merging_replaces_each_update_in_the_zero_master_weights(tiny_mod
     delta = {k: v - before[k] for k, v in plain._full_state_dict().items()}
 
     config = LearnerConfig(lr=1e-3, micro_batch_size=4, max_tokens_per_micro_batch=0, merging="onties", zero_stage=2,
-                           merge_reserve_rate=0.5, merge_alpha=0.3,
+                           merge_reserve_rate=0.5, merge_alpha=0.3, compute_dtype="float32",
                            merge_base_path=tiny_model_path, merge_sft_path=str(tmp_path / "sft"))
     merged = PolicyLearner(tiny_model_path, config, AlgorithmConfig(), 8, seed=0)
     merged.train_step(LearnerBatch(samples, reference, Signal("scores", scores=rewards)))

@@ -13,13 +13,15 @@ from learner.objectives import LearnerBatch
 from rewards.signals import mismatched_samples
 
 LORA = LoraConfig(enabled=True, rank=4, alpha=8.0)
+FLOAT32 = "float32"  # the tolerances here are float32's (auto is bfloat16 on a CPU with bfloat16 instructions)
 
 
 @pytest.fixture(scope="module")
 def lora_learner(tiny_model_path):
     from learner.engine import PolicyLearner
 
-    return PolicyLearner(tiny_model_path, LearnerConfig(lr=1e-2, max_tokens_per_micro_batch=0), AlgorithmConfig(beta=0.1),
+    return PolicyLearner(tiny_model_path, LearnerConfig(lr=1e-2, max_tokens_per_micro_batch=0, compute_dtype=FLOAT32),
+                         AlgorithmConfig(beta=0.1),
                          8, seed=0, lora=LORA)
 
 
@@ -88,7 +90,8 @@ def test_an_adapter_folder_starts_the_policy_where_it_was_saved(lora_learner, tr
     lora_learner.save_pretrained(str(tmp_path))
     start = LoraConfig(enabled=True, rank=4, alpha=8.0, adapter_path=str(tmp_path / ADAPTER_FOLDER))
     check_lora(start, tiny_model_path)
-    resumed = PolicyLearner(tiny_model_path, LearnerConfig(max_tokens_per_micro_batch=0), AlgorithmConfig(), 8, seed=0,
+    resumed = PolicyLearner(tiny_model_path, LearnerConfig(max_tokens_per_micro_batch=0, compute_dtype=FLOAT32),
+                            AlgorithmConfig(), 8, seed=0,
                             lora=start)
     ours, theirs = resumed.sequence_logprobs(samples), lora_learner.sequence_logprobs(samples)
     assert max(abs(x - y) for ra, rb in zip(ours, theirs) for x, y in zip(ra, rb)) < 1e-5
@@ -140,7 +143,7 @@ def test_every_objective_trains_the_adapter_only(name, tiny_model_path, random_s
     from learner.engine import PolicyLearner
 
     algorithm = AlgorithmConfig(name=name, beta=0.1)
-    learner = PolicyLearner(tiny_model_path, LearnerConfig(lr=1e-2), algorithm, 8, seed=0, lora=LORA)
+    learner = PolicyLearner(tiny_model_path, LearnerConfig(lr=1e-2, compute_dtype=FLOAT32), algorithm, 8, seed=0, lora=LORA)
     samples = random_samples(8, random.Random(5))
     rewards = [0.1, 0.9, 0.3, 0.8, 0.7, 0.2, 0.6, 0.4]
     signal = lookup(algorithm).signal(algorithm, samples, rewards, rewards)
@@ -160,8 +163,8 @@ def test_a_separate_reference_takes_the_merged_policy(lora_learner, trained, tin
     _, _, samples, _ = trained
     policy = lora_learner.sequence_logprobs(samples)
     lora_learner.save_pretrained(str(tmp_path))
-    started = ReferenceScorer(tiny_model_path, 8, 0, adapter_path=str(tmp_path / ADAPTER_FOLDER))
-    refreshed = ReferenceScorer(tiny_model_path, 8, 0)
+    started = ReferenceScorer(tiny_model_path, 8, 0, adapter_path=str(tmp_path / ADAPTER_FOLDER), compute_dtype=FLOAT32)
+    refreshed = ReferenceScorer(tiny_model_path, 8, 0, compute_dtype=FLOAT32)
     refreshed.load_reference(lora_learner.export_weights(), version=1)
     for scorer in (started, refreshed):
         rows = scorer.score(samples)

@@ -44,3 +44,57 @@ def test_reward_model_source_rerenders_with_its_own_template(reward_model_path, 
     assert [f.sample_id for f in feedback] == ["s0", "s1"]
     assert letter_share("moon door book", "o") > letter_share("apple city tree", "o")
     assert feedback[0].value > feedback[1].value
+
+
+def test_bradley_terry_loss_with_soft_labels_by_hand():
+    import math
+
+    import torch
+
+    from learner.reward_model_training import bradley_terry_loss
+
+    margins, preferences = torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.75])
+    by_hand = [-math.log(1 / (1 + math.exp(-2.0))),
+               -(0.75 * math.log(1 / (1 + math.exp(1.0))) + 0.25 * math.log(1 / (1 + math.exp(-1.0))))]
+    assert bradley_terry_loss(margins, preferences).item() == pytest.approx(sum(by_hand) / 2, rel=1e-6)
+
+
+def test_train_rm_learns_held_out_pairs_and_its_folder_loads(tmp_path, tiny_model_path, capsys):
+    import json
+
+    from launch import cli
+
+    rng = random.Random(0)
+    words = "cat dog tree river rain snow wind stone road".split()
+    rows = []
+    for i in range(240):  # by day the better answer names the sun, by night the moon; soft labels on a quarter
+        time, better, worse = ("day", "sun", "moon") if i % 2 else ("night", "moon", "sun")
+        prompt = f"write about {rng.choice(words)} by {time}."
+        filler = " ".join(rng.choice(words) for _ in range(rng.randint(1, 4)))
+        row = {"prompt": prompt, "chosen": f"{filler} {better}.", "rejected": f"{filler} {worse}."}
+        if rng.random() < 0.25:
+            row["preference"] = 0.9
+        rows.append(row)
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "rm"
+    assert cli(["train-rm", str(data), "--base", tiny_model_path, "--out", str(out), "--lr", "1e-3",
+                "--held-out", "0.25"]) == 0
+    report = json.loads((out / "train_rm.json").read_text())
+    assert report["held_out_pairs"] == 60 and report["training_pairs"] == 180 and report["steps"] == 2 * 12
+    assert report["held_out_accuracy"] >= 0.95  # the model before training: 0.78 (one word alone gets 0.5)
+    assert "held-out pair accuracy" in capsys.readouterr().out
+    source = RewardModelSource(str(out), batch_size=4)
+    messages = [{"role": "user", "content": "write about cat by night."}]
+    sun, moon = (Sample(f"s{i}", "p", "", [], [], text, [], "stop", 0, 0, 0, prompt_messages=messages)
+                 for i, text in enumerate(("dog sun.", "dog moon.")))
+    assert source.score([moon])[0].value > source.score([sun])[0].value
+
+
+def test_train_rm_names_a_bad_row(tmp_path, tiny_model_path):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text('{"prompt": "p", "chosen": "c", "rejected": "r", "preference": 2}\n')
+    with pytest.raises(SystemExit, match="train-rm DATA .*row 1's 'preference' is 2"):
+        from learner.reward_model_training import main
+
+        main([str(data), "--base", tiny_model_path, "--out", str(tmp_path / "rm")])

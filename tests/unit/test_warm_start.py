@@ -10,6 +10,7 @@ import torch
 
 import models.tiny_sft as sft
 from core.config import ConfigError, TinyModelConfig, load_config
+from rewards.judge_agreement import JudgeAgreement
 from tasks import arithmetic
 
 
@@ -66,7 +67,7 @@ def test_warm_start_stops_at_its_step_limit_and_says_so(monkeypatch, caplog, lab
     with caplog.at_level(logging.WARNING):
         report = sft.supervised_warm_start(model, lab_tokenizer, config)
     assert report["steps"] == 6 and [step for step, _ in report["held_out_greedy_checks"]] == [2, 5, 6]
-    assert "answers 0.10 of the held-out sums greedily after 6 steps" in caplog.text
+    assert "greedy accuracy on the held-out sums is 0.10, under model.tiny.sft_until_accuracy 0.40 after 6 steps" in caplog.text
     assert "model.tiny.sft_max_steps" in caplog.text
 
 
@@ -83,6 +84,37 @@ def test_the_check_needs_sums_and_room_to_go_on():
     with pytest.raises(ConfigError, match="sft_max_steps above model.tiny.sft_steps"):
         load_config(None, ["model.tiny.skills=[topics,arithmetic]", "model.tiny.sft_steps=10",
                            "model.tiny.sft_until_accuracy=0.4"])
+
+
+def test_with_judging_the_warm_start_goes_on_until_both_checks_pass(monkeypatch, lab_tokenizer, lab_start):
+    config, model = lab_start
+    config = dataclasses.replace(config, skills=["arithmetic", "judging"], sft_until_judge_agreement=0.7, sft_max_steps=9)
+    monkeypatch.setattr(sft, "CHECK_EVERY", 1)
+    sums, agreements = iter([0.1, 0.5, 0.5, 0.5, 0.5]), iter([0.8, 0.6, 0.65, 0.72, 0.9])
+    monkeypatch.setattr(sft, "held_out_sum_accuracy", lambda model, tokenizer: next(sums))
+    measured = []
+
+    def judge(model, tokenizer, mode):
+        measured.append(mode)
+        return JudgeAgreement(next(agreements) if len(measured) <= 4 else 0.5, None, None, 256, 0)
+
+    monkeypatch.setattr(sft, "held_out_judge", judge)
+    report = sft.supervised_warm_start(model, lab_tokenizer, config)
+    # steps 2 (sums short), 3 (judge short), 4 (judge short), 5: both reached
+    assert report["steps"] == 5 and report["judge_agreement_checks"] == [(2, 0.8), (3, 0.6), (4, 0.65), (5, 0.72)]
+    assert measured == ["pairwise"] * 4 + ["direct", "pairwise"]  # then the report's measure in both modes
+    assert set(report["judge"]) == {"direct", "pairwise"}
+
+
+def test_the_judging_check_needs_the_skill_for_either_tiny_model():
+    with pytest.raises(ConfigError, match="model.tiny.sft_until_judge_agreement checks the warm start's judging: it "
+                                          "needs judging in model.tiny.skills"):
+        load_config(None, ["model.tiny.sft_steps=10", "model.tiny.sft_until_judge_agreement=0.7",
+                           "model.tiny.sft_max_steps=20"])
+    with pytest.raises(ConfigError, match="reward.judge.tiny.sft_until_judge_agreement .* reward.judge.tiny.sft_max_steps "
+                                          "above reward.judge.tiny.sft_steps"):
+        load_config(None, ["reward.judge.tiny.skills=[writing,judging]", "reward.judge.tiny.sft_steps=10",
+                           "reward.judge.tiny.sft_until_judge_agreement=0.7"])
 
 
 def test_a_batch_holds_each_prompt_and_its_answer_ending_the_sequence(lab_tokenizer):
