@@ -42,9 +42,9 @@ def _pair(row: dict, number: int, source: str, key: str) -> tuple[LabelledPair, 
             raise DataError(f"{key} {source}: row {number} has no '{field}' (fields present: {', '.join(sorted(row))}); "
                             "each row needs prompt, chosen and rejected")
         text = _text(row[field], role)
-        if not text:
-            raise DataError(f"{key} {source}: row {number}'s '{field}' is empty or not text nor a list of "
-                            f"{{role, content}} messages with a {role} turn")
+        if text is None or (field == "prompt" and not text):  # an empty response is a response (a bad one)
+            raise DataError(f"{key} {source}: row {number}'s '{field}' is {'empty' if text == '' else 'not text'} "
+                            f"nor a list of {{role, content}} messages with a {role} turn")
         texts[field] = text
     tie = row.get("tie", False)
     if not isinstance(tie, bool):
@@ -56,13 +56,14 @@ def _pair(row: dict, number: int, source: str, key: str) -> tuple[LabelledPair, 
     return LabelledPair(texts["prompt"], texts["chosen"], texts["rejected"], tie), float(preference)
 
 
-def _text(value, role: str) -> str:
-    """Text as it is; a conversation's user turns (a prompt) or its last assistant turn (a response)."""
+def _text(value, role: str) -> str | None:
+    """Text as it is; a conversation's user turns (a prompt) or its last assistant turn (a response); None when
+    it is neither."""
     if isinstance(value, str):
         return value.strip()
     if not isinstance(value, list) or not all(isinstance(m, dict) and "content" in m for m in value):
-        return ""
+        return None
     turns = [str(m["content"]) for m in value if m.get("role", "user") == role]
     if role == "assistant":
-        return turns[-1].strip() if turns else ""
+        return turns[-1].strip() if turns else None
     return "\n".join(turns).strip()

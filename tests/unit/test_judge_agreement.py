@@ -107,14 +107,16 @@ def test_pairs_file_in_trl_formats_and_its_errors(tmp_path):
     rows = [{"prompt": "hi?", "chosen": "hello.", "rejected": "go."},
             {"prompt": [{"role": "system", "content": "be kind"}, {"role": "user", "content": "name?"}],
              "chosen": [{"role": "assistant", "content": "ann."}], "rejected": [{"role": "assistant", "content": "no."}]},
-            {"prompt": "x", "chosen": "a b", "rejected": "c", "tie": True}]
+            {"prompt": "x", "chosen": "a b", "rejected": "c", "tie": True},
+            {"prompt": "y", "chosen": "z.", "rejected": ""}]  # an empty response is a (bad) response
     path = tmp_path / "pairs.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     assert load_judge_pairs(str(path)) == [LabelledPair("hi?", "hello.", "go."), LabelledPair("name?", "ann.", "no."),
-                                           LabelledPair("x", "a b", "c", tie=True)]
+                                           LabelledPair("x", "a b", "c", tie=True), LabelledPair("y", "z.", "")]
     assert load_judge_pairs("") == []
     for bad, message in (({"prompt": "p", "chosen": "c"}, "row 1 has no 'rejected'"),
-                         ({"prompt": "p", "chosen": "", "rejected": "r"}, "row 1's 'chosen' is empty"),
+                         ({"prompt": "", "chosen": "c", "rejected": "r"}, "row 1's 'prompt' is empty"),
+                         ({"prompt": "p", "chosen": 3, "rejected": "r"}, "row 1's 'chosen' is not text"),
                          ({"prompt": "p", "chosen": "c", "rejected": "r", "tie": "yes"}, "row 1's 'tie' is 'yes'"),
                          ({"prompt": "p", "chosen": "c", "rejected": "r", "tie": True}, "every row is a tie")):
         path.write_text(json.dumps(bad))
