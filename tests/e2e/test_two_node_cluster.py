@@ -43,7 +43,8 @@ def test_a_submitted_run_places_actors_on_both_nodes(two_nodes, tmp_path, tiny_c
             "learner.reference_engine=transformers",  # the reference scorer's own actor, on the other node
             "cluster.reference.node_resource=worker_node", "cluster.call_timeout_s=900",
             "cluster.weight_transport=ray",  # what a real second machine needs (shm reaches one machine)
-            "cluster.weight_bucket_mb=1", "train.verify_sync=true"]  # the 1.4 MB of weights in two buckets, checked
+            "cluster.weight_bucket_mb=1", "train.verify_sync=true",  # the 1.4 MB of weights in two buckets, checked
+            "learner.compute_dtype=float32", "model.dtype=float32"]  # exactly: float32 (auto is bfloat16 on some CPUs)
     command = [RAY, "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}", "--working-dir", str(ROOT),
                "--", sys.executable, "launch.py", "--output-dir", str(out), f"model.tiny.cache_dir={tiny_config.cache_dir}",
                "train.iterations=1", "train.steps_per_iteration=3", "data.toy_eval_prompts=8", *pins]
